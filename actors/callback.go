@@ -1,0 +1,86 @@
+package actors
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/documentcloud/crowd/core"
+)
+
+// The completion callback (SPEC §5): POST job=<Job JSON> to callback_url. A
+// 201 deletes the job, as in CloudCrowd; a connection error, a timeout or a
+// 5xx is tried again after 1 s, 2 s, 4 s ... up to callback_retries tries.
+// The job's core remembers that a callback is pending until it is settled,
+// so a restart sends it again.
+
+type callbackDone struct {
+	try    int
+	status int
+	err    error
+}
+
+type callbackRetry struct{}
+
+func (a *jobActor) maybeCallback(ctx actor.Context) {
+	if a.job.Callback == core.CallbackPending && !a.job.Deleted {
+		a.callbackTry = 0
+		a.sendCallback(ctx)
+	}
+}
+
+func (a *jobActor) sendCallback(ctx actor.Context) {
+	a.callbackTry++
+	view := a.job.View(a.c.now())
+	body := "job=" + url.QueryEscape(string(view.AppendJSON(nil)))
+	self, root, target, try := ctx.Self(), a.c.sys.Root, a.job.CallbackURL, a.callbackTry
+	client := a.c.callbackClient
+	go func() {
+		status, err := postCallback(client, target, body)
+		root.Send(self, &callbackDone{try: try, status: status, err: err})
+	}()
+}
+
+func postCallback(client *http.Client, target, body string) (int, error) {
+	resp, err := client.Post(target, "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+func (a *jobActor) callbackDone(ctx actor.Context, m *callbackDone) {
+	if a.job.Deleted || a.job.Callback != core.CallbackPending || m.try != a.callbackTry {
+		return
+	}
+	log := a.c.log.With("job", a.job.ID, "callback_url", a.job.CallbackURL, "try", m.try)
+	switch {
+	case m.err == nil && m.status == http.StatusCreated:
+		log.Info("callback delivered; 201 deletes the job")
+		a.commit(ctx, &core.JobDeleted{Job: a.job.ID}, nil)
+	case m.err == nil && m.status/100 == 2:
+		a.commit(ctx, &core.CallbackSettled{Job: a.job.ID, Delivered: true}, nil)
+	case m.err == nil && m.status < 500:
+		log.Warn("callback refused; not retried", "status", m.status)
+		a.commit(ctx, &core.CallbackSettled{Job: a.job.ID}, nil)
+	case m.try < a.c.set.CallbackRetries:
+		wait := a.c.set.CallbackBackoff << (m.try - 1)
+		log.Warn("callback failed; will retry", "status", m.status, "err", errText(m.err), "in", wait)
+		self, root := ctx.Self(), a.c.sys.Root
+		time.AfterFunc(wait, func() { root.Send(self, callbackRetry{}) })
+	default:
+		log.Error("callback failed; giving up", "status", m.status, "err", errText(m.err))
+		a.commit(ctx, &core.CallbackSettled{Job: a.job.ID}, nil)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprint(err)
+}

@@ -1,0 +1,330 @@
+// Package actors is the coordinator: a job directory, one actor per job, a
+// dispatcher and a worker registry, on protoactor-go. Each actor owns one of
+// the core state machines and does the I/O around it: it journals the events
+// its core decides on, answers requests once their changes are durable, and
+// tells the other actors what they need to know.
+package actors
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/documentcloud/crowd/core"
+	"github.com/documentcloud/crowd/persistence"
+	"github.com/documentcloud/crowd/wire"
+)
+
+// Settings are the coordinator's rules and limits.
+type Settings struct {
+	WorkUnitRetries int           // total attempts per unit
+	RetryBackoff    time.Duration // wait after the first failed attempt, doubling
+	WorkerTimeout   time.Duration // a worker silent this long is dead
+	UnitTimeout     time.Duration // a unit held this long is taken back; 0 = never
+	CallbackRetries int           // tries per completion callback
+	CallbackTimeout time.Duration // per try
+	CallbackBackoff time.Duration // wait before the second try, doubling
+	RequestTimeout  time.Duration // how long a request may wait for the actors
+	StatusJobs      int           // jobs listed by /status at most
+	Logger          *slog.Logger
+	Now             func() time.Time // the clock; time.Now when nil
+}
+
+func (s *Settings) defaults() {
+	s.WorkUnitRetries = max(s.WorkUnitRetries, 1)
+	if s.WorkerTimeout <= 0 {
+		s.WorkerTimeout = 120 * time.Second
+	}
+	if s.CallbackTimeout <= 0 {
+		s.CallbackTimeout = 30 * time.Second
+	}
+	if s.CallbackBackoff <= 0 {
+		s.CallbackBackoff = time.Second
+	}
+	if s.RequestTimeout <= 0 {
+		s.RequestTimeout = 30 * time.Second
+	}
+	if s.StatusJobs <= 0 {
+		s.StatusJobs = 1000
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+}
+
+// Coordinator is a running coordinator. Its methods are the routes: each
+// sends one message and waits for the answer.
+type Coordinator struct {
+	set     Settings
+	log     *slog.Logger
+	sys     *actor.ActorSystem
+	journal persistence.Journal
+	ids     *idCounter
+	rules   core.Rules
+
+	directory, dispatcher, registry *actor.PID
+
+	callbackClient *http.Client
+
+	stopTicks chan struct{}
+	ticks     sync.WaitGroup
+}
+
+// Start replays nothing: it starts a coordinator over state, which Restore
+// rebuilt from the journal (nil for an empty coordinator).
+func Start(set Settings, journal persistence.Journal, state *State) (*Coordinator, error) {
+	set.defaults()
+	if state == nil {
+		state = NewState()
+	}
+	c := &Coordinator{
+		set:       set,
+		log:       set.Logger,
+		journal:   journal,
+		ids:       &idCounter{},
+		rules:     core.Rules{RetryBackoff: int64(set.RetryBackoff)},
+		stopTicks: make(chan struct{}),
+
+		callbackClient: &http.Client{Timeout: set.CallbackTimeout},
+	}
+	c.ids.job.Store(state.LastJob)
+	c.ids.unit.Store(state.LastUnit)
+	quiet := slog.New(warnOnly{set.Logger.Handler()}).With("lib", "protoactor")
+	c.sys = actor.NewActorSystem(
+		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
+		actor.WithDeadLetterRequestLogging(false),
+		actor.WithDeadLetterThrottleCount(1),
+		actor.WithDeadLetterThrottleInterval(10*time.Second),
+	)
+	var err error
+	if c.dispatcher, err = c.spawn("dispatcher", func() actor.Actor {
+		return &dispatcher{c: c, queue: core.NewQueue(int64(set.UnitTimeout))}
+	}); err != nil {
+		return nil, err
+	}
+	if c.registry, err = c.spawn("registry", func() actor.Actor {
+		return &registry{c: c, reg: core.NewRegistry(int64(set.WorkerTimeout))}
+	}); err != nil {
+		return nil, err
+	}
+	loaded := make(chan []*core.QueueJob, 1)
+	if c.directory, err = c.spawn("jobs", func() actor.Actor {
+		return &directory{c: c, index: core.NewIndex(), children: make(map[int64]*actor.PID), restored: state.Jobs, loaded: loaded}
+	}); err != nil {
+		return nil, err
+	}
+	// The restored jobs' units go to the dispatcher in id order, before any
+	// request can reach it.
+	jobs := <-loaded
+	for _, qj := range jobs {
+		c.sys.Root.Send(c.dispatcher, &enqueue{job: qj, units: state.Jobs[qj.ID].Incomplete()})
+	}
+	c.tickEvery(c.dispatcher, 100*time.Millisecond)
+	c.tickEvery(c.registry, 250*time.Millisecond)
+	return c, nil
+}
+
+// spawn starts a top-level actor that keeps its state when a message
+// panics: the guard middleware answers that message and logs the panic.
+func (c *Coordinator) spawn(name string, producer actor.Producer) (*actor.PID, error) {
+	pid, err := c.sys.Root.SpawnNamed(c.props(producer), name)
+	if err != nil {
+		return nil, fmt.Errorf("actors: spawn %s: %w", name, err)
+	}
+	return pid, nil
+}
+
+func (c *Coordinator) props(producer actor.Producer) *actor.Props {
+	return actor.PropsFromProducer(producer, actor.WithReceiverMiddleware(c.guard))
+}
+
+// guard recovers a panic in an actor's Receive, answers the request that
+// caused it with an internal error, and logs it with its stack. The actor
+// keeps running with its state: a panic is a bug, and losing every job of
+// the process would be worse than one bad answer.
+func (c *Coordinator) guard(next actor.ReceiverFunc) actor.ReceiverFunc {
+	return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
+		defer func() {
+			if v := recover(); v != nil {
+				c.log.Error("actor panic", "actor", ctx.Self().Id, "message", fmt.Sprintf("%T", env.Message),
+					"panic", v, "stack", string(debug.Stack()))
+				if r, ok := env.Message.(request); ok {
+					r.replyTo().fail(errPanic)
+				}
+			}
+		}()
+		next(ctx, env)
+	}
+}
+
+func (c *Coordinator) tickEvery(pid *actor.PID, d time.Duration) {
+	c.ticks.Add(1)
+	go func() {
+		defer c.ticks.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				c.sys.Root.Send(pid, tick{})
+			case <-c.stopTicks:
+				return
+			}
+		}
+	}()
+}
+
+func (c *Coordinator) now() int64 { return c.set.Now().UnixNano() }
+
+// Stop stops the actors after they have handled the messages already sent
+// to them. The caller stops HTTP first and closes the journal after.
+func (c *Coordinator) Stop(ctx context.Context) error {
+	close(c.stopTicks)
+	c.ticks.Wait()
+	for _, pid := range []*actor.PID{c.directory, c.dispatcher, c.registry} {
+		if err := c.sys.Root.PoisonFuture(pid).Wait(); err != nil {
+			return fmt.Errorf("actors: stop %s: %w", pid.Id, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	c.sys.Shutdown()
+	return nil
+}
+
+func (c *Coordinator) ask(pid *actor.PID, msg any, cl call) Reply {
+	c.sys.Root.Send(pid, msg)
+	return cl.wait(c.set.RequestTimeout)
+}
+
+// CreateJob is POST /jobs.
+func (c *Coordinator) CreateJob(spec JobSpec) Reply {
+	cl := newCall()
+	return c.ask(c.directory, &createJob{spec: spec, call: cl}, cl)
+}
+
+// Job is GET /jobs/:id.
+func (c *Coordinator) Job(id int64) Reply {
+	cl := newCall()
+	return c.ask(c.directory, &getJob{id: id, call: cl}, cl)
+}
+
+// DeleteJob is DELETE /jobs/:id.
+func (c *Coordinator) DeleteJob(id int64) Reply {
+	cl := newCall()
+	return c.ask(c.directory, &deleteJob{id: id, call: cl}, cl)
+}
+
+// Dequeue is POST /work.
+func (c *Coordinator) Dequeue(worker, actions string) Reply {
+	cl := newCall()
+	return c.ask(c.dispatcher, &dequeue{worker: worker, actions: actions, call: cl}, cl)
+}
+
+// Complete is PUT /work/:id.
+func (c *Coordinator) Complete(r Report) Reply {
+	cl := newCall()
+	return c.ask(c.dispatcher, &complete{Report: r, call: cl}, cl)
+}
+
+// CheckIn is PUT /worker; interval is the check-in interval the worker
+// declares (0 if none).
+func (c *Coordinator) CheckIn(name, threadStatus string, interval time.Duration) Reply {
+	cl := newCall()
+	return c.ask(c.registry, &checkIn{name: name, threadStatus: threadStatus, interval: int64(interval), call: cl}, cl)
+}
+
+// CheckOut is PUT /worker with terminated=true.
+func (c *Coordinator) CheckOut(name string) Reply {
+	cl := newCall()
+	return c.ask(c.registry, &checkOut{name: name, call: cl}, cl)
+}
+
+// WorkerUnit is GET /worker/:name: the unit the worker holds, if any.
+func (c *Coordinator) WorkerUnit(name string) Reply {
+	cl := newCall()
+	return c.ask(c.registry, &workerUnit{name: name, call: cl}, cl)
+}
+
+// WorkerStatus is a live worker as /status lists it.
+type WorkerStatus struct {
+	Name   string
+	Status string // the display status of the unit it holds; "" for none
+}
+
+// StatusView is GET /status.
+type StatusView struct {
+	Jobs          []wire.Job     // the oldest incomplete jobs, up to Settings.StatusJobs
+	JobCount      int            // every incomplete job
+	JobsByStatus  map[string]int // every job, by status
+	Workers       []WorkerStatus
+	WorkUnitCount int // incomplete units
+	Units         core.QueueStats
+}
+
+// Status is GET /status. It asks the directory for the incomplete jobs, then
+// every listed job for its view, all at once.
+func (c *Coordinator) Status() (StatusView, error) {
+	var v StatusView
+	timeout := time.NewTimer(c.set.RequestTimeout)
+	defer timeout.Stop()
+	lj := &listJobs{limit: c.set.StatusJobs, reply: make(chan jobList, 1)}
+	c.sys.Root.Send(c.directory, lj)
+	var list jobList
+	select {
+	case list = <-lj.reply:
+	case <-timeout.C:
+		return v, errTimeout
+	}
+	v.JobCount, v.JobsByStatus = list.total, list.counts
+	views := make(chan wire.Job, len(list.pids))
+	for _, pid := range list.pids {
+		c.sys.Root.Send(pid, &viewJob{reply: views})
+	}
+	lw := &listWorkers{reply: make(chan []WorkerStatus, 1)}
+	c.sys.Root.Send(c.registry, lw)
+	qs := &queueStats{reply: make(chan core.QueueStats, 1)}
+	c.sys.Root.Send(c.dispatcher, qs)
+	for range list.pids {
+		select {
+		case j := <-views:
+			if j.ID != 0 { // 0: deleted meanwhile
+				v.Jobs = append(v.Jobs, j)
+			}
+		case <-timeout.C:
+			return v, errTimeout
+		}
+	}
+	slices.SortFunc(v.Jobs, func(a, b wire.Job) int { return cmp.Compare(a.ID, b.ID) })
+	select {
+	case v.Workers = <-lw.reply:
+	case <-timeout.C:
+		return v, errTimeout
+	}
+	select {
+	case v.Units = <-qs.reply:
+	case <-timeout.C:
+		return v, errTimeout
+	}
+	v.WorkUnitCount = v.Units.Incomplete
+	return v, nil
+}
+
+// warnOnly keeps protoactor's informational lines ("actor system started")
+// out of the coordinator's log.
+type warnOnly struct{ slog.Handler }
+
+func (h warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}

@@ -1,0 +1,108 @@
+package actors
+
+import (
+	"errors"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/documentcloud/crowd/core"
+)
+
+// dispatcher owns the queue: ready units per action, leases and back-off.
+// It answers POST /work itself and checks every PUT /work/:id against the
+// lease before it passes the report to the unit's job, together with the
+// next unit for the worker.
+type dispatcher struct {
+	c     *Coordinator
+	queue *core.Queue
+}
+
+func (d *dispatcher) Receive(ctx actor.Context) {
+	q := d.queue
+	switch m := ctx.Message().(type) {
+	case *dequeue:
+		now := d.c.now()
+		e := q.Lease(m.worker, m.actions, now)
+		d.tellRegistry(ctx, m.worker, now, 0, e)
+		if e == nil {
+			m.call.answer(Reply{Outcome: NoContent})
+			return
+		}
+		m.call.answer(Reply{Outcome: OK, Unit: e.View()})
+	case *complete:
+		d.complete(ctx, m)
+	case *enqueue:
+		if q.Job(m.job.ID) == nil {
+			q.AddJob(m.job)
+		}
+		q.Enqueue(m.job.ID, m.units)
+	case *requeue:
+		q.Requeue(m.unit, m.attempts, m.delay, d.c.now())
+	case *settle:
+		q.Settle(m.unit)
+	case *dropJob:
+		q.DropJob(m.job, m.units)
+		ctx.Send(m.from, jobDropped{})
+	case *recoverUnits:
+		d.lost(ctx, q.Recover(m.worker, m.units), "worker "+m.worker+" stopped checking in")
+	case *releaseUnits:
+		q.Release(m.worker, m.units)
+	case *workerUnit:
+		if e := q.Entry(m.unit); e != nil && e.Worker == m.name {
+			m.call.answer(Reply{Outcome: OK, Unit: e.View()})
+			return
+		}
+		m.call.answer(Reply{Outcome: NoContent})
+	case *queueStats:
+		m.reply <- q.Stats()
+	case tick:
+		for _, e := range q.Tick(d.c.now()) {
+			ctx.Send(d.c.registry, &activity{worker: e.Worker, released: e.Unit})
+			d.lost(ctx, []*core.Entry{e}, "unit_timeout passed")
+		}
+	}
+}
+
+func (d *dispatcher) complete(ctx actor.Context, m *complete) {
+	q := d.queue
+	now := d.c.now()
+	e, err := q.Report(m.Unit, m.Worker)
+	if err != nil {
+		d.tellRegistry(ctx, m.Worker, now, 0, nil)
+		if errors.Is(err, core.ErrUnknownUnit) {
+			m.call.answer(Reply{Outcome: NotFound, Err: errNoUnit})
+		} else {
+			m.call.answer(Reply{Outcome: Conflict, Err: err})
+		}
+		return
+	}
+	if m.Succeeded {
+		q.Settle(m.Unit) // a success is final; a failure waits for its job's verdict
+	}
+	// The unit that just failed is reported, not ready, so the worker cannot
+	// get it straight back.
+	next := q.Lease(m.Worker, m.Actions, now)
+	d.tellRegistry(ctx, m.Worker, now, m.Unit, next)
+	f := &finish{Report: m.Report, call: m.call}
+	if next != nil {
+		f.next, f.hasNext = next.View(), true
+	}
+	ctx.Send(e.Job.Owner.(*actor.PID), f)
+}
+
+// lost hands units whose lease ended without a report to their jobs, which
+// count the attempt.
+func (d *dispatcher) lost(ctx actor.Context, entries []*core.Entry, reason string) {
+	for _, e := range entries {
+		ctx.Send(e.Job.Owner.(*actor.PID), &lose{unit: e.Unit, reason: reason})
+	}
+}
+
+// tellRegistry renews the worker's liveness and records the units it let go
+// of and took.
+func (d *dispatcher) tellRegistry(ctx actor.Context, worker string, now, released int64, leased *core.Entry) {
+	a := &activity{worker: worker, at: now, released: released}
+	if leased != nil {
+		a.leased, a.status = leased.Unit, leased.Status
+	}
+	ctx.Send(d.c.registry, a)
+}

@@ -1,0 +1,189 @@
+package actors
+
+import (
+	"errors"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/documentcloud/crowd/core"
+	"github.com/documentcloud/crowd/wire"
+)
+
+var (
+	errNoJob  = errors.New("no such job")
+	errNoUnit = errors.New("no such work unit")
+)
+
+// jobActor owns one job. It decides on reports with the job's core, journals
+// the event, applies it, and answers the request once the event is durable.
+type jobActor struct {
+	c   *Coordinator
+	job *core.Job
+	qj  *core.QueueJob
+
+	// Set when the actor creates the job rather than restoring it.
+	created    *core.JobCreated
+	createCall call
+
+	dropped, forgotten bool // the dispatcher and the directory let go of it
+	callbackTry        int  // tries of the completion callback so far
+}
+
+func (a *jobActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+	case *finish:
+		a.finish(ctx, m)
+	case *lose:
+		a.lose(ctx, m)
+	case *getJob:
+		if a.job.Deleted {
+			m.call.answer(Reply{Outcome: NotFound, Err: errNoJob})
+			return
+		}
+		m.call.answer(Reply{Outcome: OK, Job: a.job.View(a.c.now())})
+	case *viewJob:
+		if a.job.Deleted {
+			m.reply <- wire.Job{} // deleted meanwhile: not listed
+			return
+		}
+		m.reply <- a.job.View(a.c.now())
+	case *deleteJob:
+		a.delete(ctx, m.call)
+	case *callbackDone:
+		a.callbackDone(ctx, m)
+	case callbackRetry:
+		a.sendCallback(ctx)
+	case jobDropped:
+		a.dropped = true
+		a.stopWhenReleased(ctx)
+	case jobForgotten:
+		a.forgotten = true
+		a.stopWhenReleased(ctx)
+	}
+}
+
+func (a *jobActor) start(ctx actor.Context) {
+	if a.created == nil { // restored: Start queued its units
+		a.qj = &core.QueueJob{ID: a.job.ID, Action: a.job.Action, Options: a.job.Options, Owner: ctx.Self()}
+		a.maybeCallback(ctx)
+		return
+	}
+	job, fx := core.NewJob(a.created)
+	a.job = job
+	a.qj = &core.QueueJob{ID: job.ID, Action: job.Action, Options: job.Options, Owner: ctx.Self()}
+	view, cl := job.View(a.created.At), a.createCall
+	a.c.journal.Append(a.created, func(err error) {
+		if err != nil {
+			cl.fail(err)
+			return
+		}
+		cl.answer(Reply{Outcome: OK, Job: view})
+	})
+	a.created, a.createCall = nil, nil
+	a.effects(ctx, fx)
+}
+
+func (a *jobActor) finish(ctx actor.Context, m *finish) {
+	ev, err := a.job.Finish(m.Unit, m.Succeeded, m.Output, m.Time, a.c.now(), a.c.ids)
+	if err != nil {
+		m.call.answer(refusal(err))
+		return
+	}
+	a.commit(ctx, ev, func(err error) {
+		switch {
+		case err != nil:
+			m.call.fail(err)
+		case m.hasNext:
+			m.call.answer(Reply{Outcome: OK, Unit: m.next})
+		default:
+			m.call.answer(Reply{Outcome: NoContent})
+		}
+	})
+}
+
+func refusal(err error) Reply {
+	switch {
+	case errors.Is(err, core.ErrUnknownUnit), errors.Is(err, core.ErrJobDeleted):
+		return Reply{Outcome: NotFound, Err: errNoUnit}
+	case errors.Is(err, core.ErrUnitComplete):
+		return Reply{Outcome: Conflict, Err: err}
+	}
+	return Reply{Outcome: Invalid, Err: err}
+}
+
+func (a *jobActor) lose(ctx actor.Context, m *lose) {
+	ev, err := a.job.Lose(m.unit, m.reason, a.c.now())
+	if err != nil {
+		return // deleted or already complete: nothing was lost
+	}
+	a.commit(ctx, ev, nil)
+}
+
+// commit applies ev, hands it to the journal (done runs once it is durable)
+// and carries out its effects.
+func (a *jobActor) commit(ctx actor.Context, ev core.Event, done func(error)) {
+	fx, err := a.job.Apply(ev)
+	if err != nil {
+		// Decisions are checked before they are applied: this is a bug.
+		panic(err)
+	}
+	if done == nil {
+		done = a.logJournalError
+	}
+	a.c.journal.Append(ev, done)
+	a.effects(ctx, fx)
+}
+
+func (a *jobActor) logJournalError(err error) {
+	if err != nil {
+		a.c.log.Error("journal append failed", "job", a.job.ID, "err", err)
+	}
+}
+
+// effects tells the dispatcher and the directory what an event changed.
+func (a *jobActor) effects(ctx actor.Context, fx core.Effects) {
+	d := a.c.dispatcher
+	if len(fx.Ready) > 0 {
+		ctx.Send(d, &enqueue{job: a.qj, units: fx.Ready})
+	}
+	if r := fx.Retry; r != nil {
+		ctx.Send(d, &requeue{unit: r.Unit, attempts: r.Attempts, delay: a.c.rules.Backoff(r.Attempts)})
+	}
+	if fx.Settled != 0 {
+		ctx.Send(d, &settle{unit: fx.Settled})
+	}
+	if fx.Changed {
+		ctx.Send(ctx.Parent(), &statusChanged{id: a.job.ID, status: a.job.Status})
+	}
+	if fx.Completed {
+		a.c.log.Info("job complete", "job", a.job.ID, "action", a.job.Action, "status", a.job.Status.String())
+		a.maybeCallback(ctx)
+	}
+	if fx.Deleted {
+		ctx.Send(d, &dropJob{job: a.job.ID, units: fx.Drop, from: ctx.Self()})
+		ctx.Send(ctx.Parent(), &jobGone{id: a.job.ID, from: ctx.Self()})
+	}
+}
+
+// delete removes the job. The actor stops once the dispatcher and the
+// directory have let go of it, so that no message to it is lost.
+func (a *jobActor) delete(ctx actor.Context, cl call) {
+	if a.job.Deleted {
+		cl.answer(Reply{Outcome: NotFound, Err: errNoJob})
+		return
+	}
+	a.commit(ctx, &core.JobDeleted{Job: a.job.ID}, func(err error) {
+		if err != nil {
+			cl.fail(err)
+			return
+		}
+		cl.answer(Reply{Outcome: NoContent})
+	})
+}
+
+func (a *jobActor) stopWhenReleased(ctx actor.Context) {
+	if a.dropped && a.forgotten {
+		ctx.Stop(ctx.Self())
+	}
+}

@@ -1,0 +1,156 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/documentcloud/crowd/core"
+	"github.com/documentcloud/crowd/wire"
+)
+
+// Messages of the routes. Each route sends exactly one of them to one actor;
+// the rest are the actors' own traffic.
+
+// JobSpec is a validated POST /jobs request.
+type JobSpec struct {
+	Action      string
+	Split       bool
+	Merge       bool
+	Inputs      []string // unit inputs, already encoded (core.UnitInput)
+	Options     []byte   // a JSON object
+	CallbackURL string
+	Email       *string
+}
+
+// Report is a worker's PUT /work/:id.
+type Report struct {
+	Unit      int64
+	Worker    string
+	Actions   string // the worker's comma-separated actions, for the next unit
+	Succeeded bool
+	Output    []byte // the JSON value of the output
+	Time      float64
+}
+
+type (
+	createJob struct { // POST /jobs -> directory
+		spec JobSpec
+		call call
+	}
+	getJob struct { // GET /jobs/:id -> directory -> job
+		id   int64
+		call call
+	}
+	deleteJob struct { // DELETE /jobs/:id -> directory -> job
+		id   int64
+		call call
+	}
+	dequeue struct { // POST /work -> dispatcher
+		worker, actions string
+		call            call
+	}
+	complete struct { // PUT /work/:id -> dispatcher -> job
+		Report
+		call call
+	}
+	checkIn struct { // PUT /worker -> registry
+		name, threadStatus string
+		interval           int64
+		call               call
+	}
+	checkOut struct { // PUT /worker terminated=true -> registry -> dispatcher
+		name string
+		call call
+	}
+	workerUnit struct { // GET /worker/:name -> registry -> dispatcher
+		name string
+		unit int64
+		call call
+	}
+)
+
+func (m *createJob) replyTo() call  { return m.call }
+func (m *getJob) replyTo() call     { return m.call }
+func (m *deleteJob) replyTo() call  { return m.call }
+func (m *dequeue) replyTo() call    { return m.call }
+func (m *complete) replyTo() call   { return m.call }
+func (m *checkIn) replyTo() call    { return m.call }
+func (m *checkOut) replyTo() call   { return m.call }
+func (m *workerUnit) replyTo() call { return m.call }
+func (m *finish) replyTo() call     { return m.call }
+
+// Traffic between the actors.
+type (
+	// finish carries a report the dispatcher accepted to the unit's job,
+	// with the next unit already chosen for the worker.
+	finish struct {
+		Report
+		next    wire.WorkUnit
+		hasNext bool
+		call    call
+	}
+	// lose tells a job that a unit's lease ended without a report.
+	lose struct {
+		unit   int64
+		reason string
+	}
+	// enqueue gives the dispatcher new units of a job.
+	enqueue struct {
+		job   *core.QueueJob
+		units []core.Ready
+	}
+	requeue struct { // a failed attempt, to run again after delay
+		unit     int64
+		attempts int
+		delay    int64
+	}
+	settle  struct{ unit int64 } // a unit failed for good
+	dropJob struct {             // a deleted job's units
+		job   int64
+		units []int64
+		from  *actor.PID
+	}
+	jobDropped   struct{} // dispatcher -> job: nothing more will come from it
+	jobForgotten struct{} // directory -> job: nothing more will come from it
+	jobGone      struct { // job -> directory
+		id   int64
+		from *actor.PID
+	}
+	statusChanged struct { // job -> directory
+		id     int64
+		status core.Status
+	}
+	// activity tells the registry what a worker did at the dispatcher.
+	activity struct {
+		worker   string
+		at       int64
+		released int64 // a unit it no longer holds, or 0
+		leased   int64 // a unit it now holds, or 0
+		status   core.Status
+	}
+	recoverUnits struct { // registry -> dispatcher: a worker died
+		worker string
+		units  []int64
+	}
+	releaseUnits struct { // registry -> dispatcher: a worker checked out
+		worker string
+		units  []int64
+	}
+	tick struct{}
+)
+
+// Status queries, answered on channels of their own.
+type (
+	listJobs struct {
+		limit int
+		reply chan jobList
+	}
+	jobList struct {
+		pids   []*actor.PID
+		total  int            // incomplete jobs
+		counts map[string]int // jobs by status name
+	}
+	listWorkers struct{ reply chan []WorkerStatus }
+	queueStats  struct{ reply chan core.QueueStats }
+	viewJob     struct {
+		reply chan wire.Job
+	}
+)

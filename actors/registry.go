@@ -1,0 +1,62 @@
+package actors
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/documentcloud/crowd/core"
+)
+
+// registry owns the worker registry: liveness, and the units each worker
+// holds. Its timer finds dead workers and has the dispatcher take their
+// units back.
+type registry struct {
+	c   *Coordinator
+	reg *core.Registry
+}
+
+func (r *registry) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *activity:
+		if m.at != 0 {
+			r.reg.Seen(m.worker, m.at)
+		}
+		if m.released != 0 {
+			r.reg.Drop(m.worker, m.released)
+		}
+		if m.leased != 0 {
+			r.reg.Hold(m.worker, m.leased, m.status, m.at)
+		}
+	case *checkIn:
+		r.reg.CheckIn(m.name, m.threadStatus, m.interval, r.c.now())
+		m.call.answer(Reply{Outcome: NoContent})
+	case *checkOut:
+		if units := r.reg.CheckOut(m.name); len(units) > 0 {
+			ctx.Send(r.c.dispatcher, &releaseUnits{worker: m.name, units: units})
+		}
+		m.call.answer(Reply{Outcome: NoContent})
+	case *workerUnit:
+		w := r.reg.Worker(m.name)
+		if w == nil || len(w.Units) == 0 {
+			m.call.answer(Reply{Outcome: NoContent})
+			return
+		}
+		m.unit = w.Units[len(w.Units)-1]
+		ctx.Send(r.c.dispatcher, m)
+	case *listWorkers:
+		alive := r.reg.Alive(r.c.now())
+		list := make([]WorkerStatus, len(alive))
+		for i, w := range alive {
+			list[i].Name = w.Name
+			if len(w.Units) > 0 {
+				list[i].Status = w.UnitStatus.String()
+			}
+		}
+		m.reply <- list
+	case tick:
+		for _, dead := range r.reg.Expire(r.c.now()) {
+			r.c.log.Warn("worker stopped checking in; taking back its units", "worker", dead.Name, "units", len(dead.Units))
+			if len(dead.Units) > 0 {
+				ctx.Send(r.c.dispatcher, &recoverUnits{worker: dead.Name, units: dead.Units})
+			}
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/documentcloud/crowd/action"
+	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/config"
+	"github.com/documentcloud/crowd/persistence"
+	"github.com/documentcloud/crowd/transport"
+	"github.com/spf13/cobra"
+)
+
+func serverCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the coordinator",
+		Long: `Run the coordinator: the HTTP API that takes jobs, hands their units to
+workers and gathers the results.`,
+		Args: cobra.NoArgs,
+	}
+	fs := cmd.Flags()
+	def := config.Default()
+	fs.String("listen", def.Listen, "address to listen on")
+	fs.String("data-dir", def.DataDir, "folder for the coordinator's journal")
+	fs.String("fsync", def.Fsync, "when the journal syncs: group, interval or off")
+	flags := newConfigFlags(fs, map[string]string{"listen": "listen", "data-dir": "data_dir", "fsync": "fsync"})
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		log := newLogger()
+		cfg, err := flags.load(fs, log)
+		if err != nil {
+			return err
+		}
+		return runServer(cmd.Context(), cfg)
+	}
+	return cmd
+}
+
+func runServer(ctx context.Context, cfg config.Config) error {
+	log := newLogger()
+	catalog := action.NewCatalog(cfg.ActionsPath)
+	for _, p := range catalog.Problems() {
+		log.Warn("action skipped", "err", p)
+	}
+	journal := persistence.NewMemory(false)
+	log.Warn("the journal is in memory: state does not survive a restart yet")
+
+	co, err := actors.Start(actors.Settings{
+		WorkUnitRetries: cfg.WorkUnitRetries,
+		RetryBackoff:    cfg.RetryBackoff,
+		WorkerTimeout:   cfg.WorkerTimeout,
+		UnitTimeout:     cfg.UnitTimeout,
+		CallbackRetries: cfg.CallbackRetries,
+		Logger:          log,
+	}, journal, nil)
+	if err != nil {
+		return err
+	}
+	srv := transport.New(transport.Options{
+		Coordinator: co,
+		Catalog:     catalog,
+		Login:       login(cfg),
+		Password:    cfg.Password,
+		MaxBody:     cfg.MaxBody,
+		Logger:      log,
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("crowd coordinator listening", "addr", ln.Addr().String(), "actions", catalog.Names())
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		log.Error("http shutdown", "err", err)
+	}
+	if err := co.Stop(shutdown); err != nil {
+		log.Error("actors stop", "err", err)
+	}
+	return journal.Close()
+}
+
+// login is the Basic auth login, or "" when authentication is off.
+func login(cfg config.Config) string {
+	if !cfg.HTTPAuthentication {
+		return ""
+	}
+	return cfg.Login
+}

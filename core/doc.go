@@ -1,0 +1,12 @@
+// Package core holds crowd's job and queue rules as deterministic state
+// machines: a Job (its units, phases, retries and outputs), a Queue (ready
+// units per action, leases, back-off), a Registry (worker liveness) and an
+// Index (jobs by status).
+//
+// Nothing here starts a goroutine, does I/O or reads a clock: every method
+// takes the current time as an argument and returns what changed. The actors
+// package owns these types, one writer each, and does the I/O around them,
+// the way etcd's raft package leaves disk and network to its user. Durable
+// changes of a Job happen only through Apply of an Event, so that replaying a
+// journal runs exactly the code that live traffic ran.
+package core

@@ -1,0 +1,62 @@
+package core
+
+// Event is a durable change of a job. Events are the only way a Job changes
+// (see Job.Apply), and they carry every outside fact the change depends on
+// (ids, times, limits), so that replay rebuilds exactly the same state.
+type Event interface {
+	JobID() int64
+}
+
+// JobCreated starts a job. Its units get the ids FirstUnit, FirstUnit+1, ...
+// in input order.
+type JobCreated struct {
+	Job         int64
+	Action      string
+	Split       bool // the action splits: the units are splitting units
+	Merge       bool
+	Inputs      []string
+	Options     []byte // a JSON object
+	CallbackURL string
+	Email       *string
+	MaxAttempts int   // work_unit_retries when the job was created
+	FirstUnit   int64 // first unit id
+	At          int64 // creation time, Unix nanoseconds
+}
+
+// UnitFinished records a worker's report of one attempt.
+type UnitFinished struct {
+	Job       int64
+	Unit      int64
+	Succeeded bool
+	Output    []byte  // the JSON value the worker reported
+	Time      float64 // seconds the worker spent
+	FirstNew  int64   // a successful split: the id of the first unit it makes
+	At        int64
+}
+
+// UnitLost records that a unit's lease ended without a report (its worker
+// died or it ran past unit_timeout): it counts as an attempt.
+type UnitLost struct {
+	Job    int64
+	Unit   int64
+	Reason string
+	At     int64
+}
+
+// JobDeleted removes a job.
+type JobDeleted struct {
+	Job int64
+}
+
+// CallbackSettled records that a job's completion callback needs no more
+// tries: delivered, or given up after callback_retries.
+type CallbackSettled struct {
+	Job       int64
+	Delivered bool
+}
+
+func (e *JobCreated) JobID() int64      { return e.Job }
+func (e *UnitFinished) JobID() int64    { return e.Job }
+func (e *UnitLost) JobID() int64        { return e.Job }
+func (e *JobDeleted) JobID() int64      { return e.Job }
+func (e *CallbackSettled) JobID() int64 { return e.Job }

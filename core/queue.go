@@ -1,0 +1,418 @@
+package core
+
+import (
+	"container/heap"
+	"errors"
+	"sort"
+	"strings"
+
+	"github.com/documentcloud/crowd/wire"
+)
+
+// ErrNotLeased answers a report from a worker that does not hold the unit.
+var ErrNotLeased = errors.New("work unit is not leased to this worker")
+
+// unitState is where a unit is in the dispatcher.
+type unitState uint8
+
+const (
+	stateReady    unitState = iota // in its action's ready queue
+	stateWaiting                   // backing off after a failed attempt
+	stateLeased                    // held by a worker
+	stateReported                  // reported or lost; its job decides what follows
+	stateGone                      // dropped with its job; skipped where it still sits
+)
+
+// QueueJob is what the queue knows of a job: what every unit of it shares.
+type QueueJob struct {
+	ID      int64
+	Action  string
+	Options []byte
+	Owner   any // the shell's handle for the job (its actor)
+}
+
+// Entry is a unit the dispatcher knows: one not yet complete.
+type Entry struct {
+	Unit     int64
+	Job      *QueueJob
+	Input    string
+	Status   Status
+	Attempts int
+	Worker   string // the lease holder
+	LeasedAt int64
+
+	state   unitState
+	lease   uint32 // counts leases, so a stale timeout record is recognised
+	due     int64  // end of back-off
+	heapPos int
+}
+
+// View is the unit's JSON document as a worker receives it.
+func (e *Entry) View() wire.WorkUnit {
+	return wire.WorkUnit{
+		ID:       e.Unit,
+		JobID:    e.Job.ID,
+		Input:    e.Input,
+		Attempts: e.Attempts,
+		Action:   e.Job.Action,
+		Options:  e.Job.Options,
+		Status:   int(e.Status),
+	}
+}
+
+// Queue is the dispatcher's state: ready units per action in FIFO order,
+// leases, and back-off timers. Every operation is O(1) in the number of jobs
+// and units, except the rare ones that say otherwise.
+type Queue struct {
+	unitTimeout int64
+
+	entries map[int64]*Entry
+	ready   map[string]*deque
+	waiting waitHeap
+	leases  ring[leaseRecord] // in lease order, for unit_timeout
+	jobs    map[int64]*QueueJob
+	owners  []ownerRange // unit id ranges of live jobs, in id order
+	dead    int          // owners entries whose job is gone
+
+	// workerSets caches the parsed worker_actions strings, which workers
+	// repeat on every request.
+	workerSets map[string][]*deque
+
+	nReady, nLeased int
+}
+
+type leaseRecord struct {
+	e     *Entry
+	lease uint32
+	at    int64
+}
+
+type ownerRange struct {
+	first, last int64
+	job         int64
+}
+
+// NewQueue returns an empty queue; unitTimeout (ns, 0 = none) bounds how long
+// a worker may hold a unit.
+func NewQueue(unitTimeout int64) *Queue {
+	return &Queue{
+		unitTimeout: unitTimeout,
+		entries:     make(map[int64]*Entry),
+		ready:       make(map[string]*deque),
+		jobs:        make(map[int64]*QueueJob),
+		workerSets:  make(map[string][]*deque),
+	}
+}
+
+// AddJob registers a job before its units are queued.
+func (q *Queue) AddJob(j *QueueJob) {
+	q.jobs[j.ID] = j
+	if q.ready[j.Action] == nil {
+		q.ready[j.Action] = &deque{}
+		clear(q.workerSets) // cached sets may name this action
+	}
+}
+
+// Job returns a registered job.
+func (q *Queue) Job(id int64) *QueueJob { return q.jobs[id] }
+
+// Enqueue appends new units of a registered job to its action's queue.
+func (q *Queue) Enqueue(job int64, units []Ready) {
+	j := q.jobs[job]
+	if j == nil || len(units) == 0 {
+		return
+	}
+	d := q.ready[j.Action]
+	for _, r := range units {
+		e := &Entry{Unit: r.ID, Job: j, Input: r.Input, Status: r.Status, Attempts: r.Attempts}
+		q.entries[r.ID] = e
+		d.push(e)
+		q.nReady++
+		q.own(r.ID, job)
+	}
+}
+
+// own records that unit id belongs to job, merging runs of ids.
+func (q *Queue) own(id, job int64) {
+	if n := len(q.owners); n > 0 {
+		last := &q.owners[n-1]
+		if last.job == job && last.last+1 == id {
+			last.last = id
+			return
+		}
+	}
+	q.owners = append(q.owners, ownerRange{first: id, last: id, job: job})
+}
+
+// owner finds the job a unit id belongs to, among live jobs (O(log jobs):
+// only error paths use it).
+func (q *Queue) owner(id int64) (int64, bool) {
+	k := sort.Search(len(q.owners), func(i int) bool { return q.owners[i].last >= id })
+	if k == len(q.owners) || q.owners[k].first > id {
+		return 0, false
+	}
+	job := q.owners[k].job
+	_, live := q.jobs[job]
+	return job, live
+}
+
+// Lease hands the oldest ready unit among the worker's actions to worker.
+// actions is the worker's comma-separated list. It returns nil when none is
+// ready.
+func (q *Queue) Lease(worker, actions string, now int64) *Entry {
+	var best *deque
+	var head *Entry
+	for _, d := range q.dequesFor(actions) {
+		e := d.front()
+		if e != nil && (head == nil || e.Unit < head.Unit) {
+			best, head = d, e
+		}
+	}
+	if head == nil {
+		return nil
+	}
+	best.popFront()
+	q.nReady--
+	q.nLeased++
+	head.state = stateLeased
+	head.Worker = worker
+	head.LeasedAt = now
+	head.lease++
+	if q.unitTimeout > 0 {
+		q.leases.push(leaseRecord{e: head, lease: head.lease, at: now})
+	}
+	return head
+}
+
+func (q *Queue) dequesFor(actions string) []*deque {
+	if ds, ok := q.workerSets[actions]; ok {
+		return ds
+	}
+	var ds []*deque
+	for name := range strings.SplitSeq(actions, ",") {
+		if d := q.ready[strings.TrimSpace(name)]; d != nil && !contains(ds, d) {
+			ds = append(ds, d)
+		}
+	}
+	if len(q.workerSets) >= 4096 {
+		clear(q.workerSets) // bound the cache against workers inventing names
+	}
+	q.workerSets[actions] = ds
+	return ds
+}
+
+func contains(ds []*deque, d *deque) bool {
+	for _, x := range ds {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// Report takes a worker's report on a unit: the unit must be leased to that
+// worker. On success the unit is reported and waits for its job's verdict
+// (Settle, or Requeue after a failed attempt). ErrNotLeased means another
+// worker holds it or it is not leased at all; ErrUnknownUnit that no live
+// job has such a unit.
+func (q *Queue) Report(unit int64, worker string) (*Entry, error) {
+	e := q.entries[unit]
+	if e == nil {
+		if _, live := q.owner(unit); live {
+			return nil, ErrNotLeased // complete, but its job is still here
+		}
+		return nil, ErrUnknownUnit
+	}
+	if e.state != stateLeased || e.Worker != worker {
+		return nil, ErrNotLeased
+	}
+	q.unlease(e)
+	e.state = stateReported
+	return e, nil
+}
+
+func (q *Queue) unlease(e *Entry) {
+	q.nLeased--
+	e.Worker = ""
+	e.lease++ // any timeout record of this lease is stale now
+}
+
+// Settle forgets a unit whose outcome is final.
+func (q *Queue) Settle(unit int64) {
+	e := q.entries[unit]
+	if e == nil {
+		return
+	}
+	if e.state == stateLeased {
+		q.unlease(e)
+	}
+	delete(q.entries, unit)
+	q.leave(e)
+}
+
+// leave takes e out of the ready queue or the back-off heap, if it is there.
+func (q *Queue) leave(e *Entry) {
+	switch e.state {
+	case stateReady:
+		q.nReady-- // its deque skips it lazily
+	case stateWaiting:
+		heap.Remove(&q.waiting, e.heapPos)
+	}
+	e.state = stateGone
+}
+
+// Requeue puts a reported unit back after a failed attempt: at the front of
+// its queue once delay (ns) has passed.
+func (q *Queue) Requeue(unit int64, attempts int, delay, now int64) {
+	e := q.entries[unit]
+	if e == nil || e.state != stateReported {
+		return
+	}
+	e.Attempts = attempts
+	if delay <= 0 {
+		q.makeReady(e)
+		return
+	}
+	e.state = stateWaiting
+	e.due = now + delay
+	heap.Push(&q.waiting, e)
+}
+
+func (q *Queue) makeReady(e *Entry) {
+	e.state = stateReady
+	q.ready[e.Job.Action].pushFront(e)
+	q.nReady++
+}
+
+// Release gives a worker's units back without counting an attempt (a
+// check-out): they go to the front of their queues.
+func (q *Queue) Release(worker string, units []int64) {
+	for _, id := range units {
+		if e := q.entries[id]; e != nil && e.state == stateLeased && e.Worker == worker {
+			q.unlease(e)
+			q.makeReady(e)
+		}
+	}
+}
+
+// Recover takes back the units a dead worker held. They are reported: the
+// caller tells each one's job, which counts the lost attempt and requeues or
+// fails it.
+func (q *Queue) Recover(worker string, units []int64) []*Entry {
+	var lost []*Entry
+	for _, id := range units {
+		if e := q.entries[id]; e != nil && e.state == stateLeased && e.Worker == worker {
+			q.unlease(e)
+			e.state = stateReported
+			lost = append(lost, e)
+		}
+	}
+	return lost
+}
+
+// Tick moves units whose back-off is over to the front of their queues and
+// takes back leases older than unit_timeout, which it returns reported, as
+// Recover does.
+func (q *Queue) Tick(now int64) (expired []*Entry) {
+	for len(q.waiting) > 0 && q.waiting[0].due <= now {
+		e := heap.Pop(&q.waiting).(*Entry)
+		q.makeReady(e)
+	}
+	for q.leases.len() > 0 {
+		r := q.leases.front()
+		if r.e.state == stateLeased && r.e.lease == r.lease && r.at+q.unitTimeout > now {
+			break
+		}
+		q.leases.popFront()
+		if r.e.state == stateLeased && r.e.lease == r.lease {
+			q.unlease(r.e)
+			r.e.state = stateReported
+			expired = append(expired, r.e)
+		}
+	}
+	return expired
+}
+
+// DropJob forgets a deleted job and its units (O(units of the job)).
+func (q *Queue) DropJob(job int64, units []int64) {
+	for _, id := range units {
+		if e := q.entries[id]; e != nil {
+			if e.state == stateLeased {
+				q.unlease(e)
+			}
+			delete(q.entries, id)
+			q.leave(e)
+		}
+	}
+	delete(q.jobs, job)
+	q.dead++
+	if q.dead > len(q.jobs) {
+		q.compactOwners()
+	}
+}
+
+func (q *Queue) compactOwners() {
+	live := q.owners[:0]
+	for _, r := range q.owners {
+		if _, ok := q.jobs[r.job]; ok {
+			live = append(live, r)
+		}
+	}
+	clear(q.owners[len(live):])
+	q.owners = live
+	q.dead = 0
+}
+
+// Entry returns a unit the dispatcher knows.
+func (q *Queue) Entry(unit int64) *Entry { return q.entries[unit] }
+
+// QueueStats counts units by where they are.
+type QueueStats struct {
+	Incomplete int // every unit the dispatcher knows
+	Ready      int
+	Leased     int
+	Waiting    int
+}
+
+// Stats counts the units.
+func (q *Queue) Stats() QueueStats {
+	return QueueStats{Incomplete: len(q.entries), Ready: q.nReady, Leased: q.nLeased, Waiting: len(q.waiting)}
+}
+
+// deque is a FIFO of ready units that also takes units at the front. Entries
+// that left the ready state stay until they reach the front, where front
+// drops them.
+type deque struct{ ring[*Entry] }
+
+func (d *deque) front() *Entry {
+	for d.len() > 0 {
+		e := d.ring.front()
+		if e.state == stateReady {
+			return e
+		}
+		d.ring.popFront()
+	}
+	return nil
+}
+
+// waitHeap orders backing-off units by the end of their back-off.
+type waitHeap []*Entry
+
+func (h waitHeap) Len() int           { return len(h) }
+func (h waitHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h waitHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapPos, h[j].heapPos = i, j
+}
+func (h *waitHeap) Push(x any) {
+	e := x.(*Entry)
+	e.heapPos = len(*h)
+	*h = append(*h, e)
+}
+func (h *waitHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
+}

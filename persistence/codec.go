@@ -1,0 +1,249 @@
+package persistence
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/documentcloud/crowd/core"
+)
+
+// Record types: the first byte of every encoded event. Never renumber them:
+// logs on disk hold these values.
+const (
+	recJobCreated      = 1
+	recUnitFinished    = 2
+	recUnitLost        = 3
+	recJobDeleted      = 4
+	recCallbackSettled = 5
+)
+
+// RecordError locates a record that could not be decoded or applied.
+type RecordError struct {
+	Index int64
+	Err   error
+}
+
+func (e *RecordError) Error() string { return fmt.Sprintf("record %d: %v", e.Index, e.Err) }
+func (e *RecordError) Unwrap() error { return e.Err }
+
+// Encode appends the binary form of ev to b: a type byte, then the fields
+// as varints and length-prefixed bytes.
+func Encode(b []byte, ev core.Event) []byte {
+	switch ev := ev.(type) {
+	case *core.JobCreated:
+		b = append(b, recJobCreated)
+		b = binary.AppendUvarint(b, uint64(ev.Job))
+		b = appendString(b, ev.Action)
+		var flags byte
+		if ev.Split {
+			flags |= 1
+		}
+		if ev.Merge {
+			flags |= 2
+		}
+		if ev.Email != nil {
+			flags |= 4
+		}
+		b = append(b, flags)
+		b = binary.AppendUvarint(b, uint64(len(ev.Inputs)))
+		for _, in := range ev.Inputs {
+			b = appendString(b, in)
+		}
+		b = appendBytes(b, ev.Options)
+		b = appendString(b, ev.CallbackURL)
+		if ev.Email != nil {
+			b = appendString(b, *ev.Email)
+		}
+		b = binary.AppendUvarint(b, uint64(ev.MaxAttempts))
+		b = binary.AppendUvarint(b, uint64(ev.FirstUnit))
+		b = binary.AppendVarint(b, ev.At)
+	case *core.UnitFinished:
+		b = append(b, recUnitFinished)
+		b = binary.AppendUvarint(b, uint64(ev.Job))
+		b = binary.AppendUvarint(b, uint64(ev.Unit))
+		b = appendBool(b, ev.Succeeded)
+		b = appendBytes(b, ev.Output)
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(ev.Time))
+		b = binary.AppendUvarint(b, uint64(ev.FirstNew))
+		b = binary.AppendVarint(b, ev.At)
+	case *core.UnitLost:
+		b = append(b, recUnitLost)
+		b = binary.AppendUvarint(b, uint64(ev.Job))
+		b = binary.AppendUvarint(b, uint64(ev.Unit))
+		b = appendString(b, ev.Reason)
+		b = binary.AppendVarint(b, ev.At)
+	case *core.JobDeleted:
+		b = append(b, recJobDeleted)
+		b = binary.AppendUvarint(b, uint64(ev.Job))
+	case *core.CallbackSettled:
+		b = append(b, recCallbackSettled)
+		b = binary.AppendUvarint(b, uint64(ev.Job))
+		b = appendBool(b, ev.Delivered)
+	default:
+		panic(fmt.Sprintf("persistence: cannot encode %T", ev))
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBytes(b, p []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(p)))
+	return append(b, p...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+var errTruncated = errors.New("record is truncated")
+
+// decoder reads fields in order and remembers the first error.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(errTruncated)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) id() int64 {
+	v := d.uvarint()
+	if v > math.MaxInt64 {
+		d.fail(errors.New("id out of range"))
+		return 0
+	}
+	return int64(v)
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(errTruncated)
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail(errTruncated)
+		return nil
+	}
+	p := make([]byte, n)
+	copy(p, d.b)
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail(errTruncated)
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) bool() bool {
+	switch d.byte() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.fail(errors.New("bad boolean"))
+	return false
+}
+
+func (d *decoder) float() float64 {
+	if len(d.b) < 8 {
+		d.fail(errTruncated)
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return v
+}
+
+// Decode parses one record made by Encode.
+func Decode(rec []byte) (core.Event, error) {
+	if len(rec) == 0 {
+		return nil, errors.New("empty record")
+	}
+	d := &decoder{b: rec[1:]}
+	var ev core.Event
+	switch rec[0] {
+	case recJobCreated:
+		e := &core.JobCreated{Job: d.id(), Action: d.string()}
+		flags := d.byte()
+		if flags&^7 != 0 {
+			d.fail(errors.New("bad flags"))
+		}
+		e.Split, e.Merge = flags&1 != 0, flags&2 != 0
+		n := d.uvarint()
+		if n > uint64(len(d.b)) { // every input takes at least one byte
+			d.fail(errTruncated)
+			n = 0
+		}
+		e.Inputs = make([]string, n)
+		for i := range e.Inputs {
+			e.Inputs[i] = d.string()
+		}
+		e.Options = d.bytes()
+		e.CallbackURL = d.string()
+		if flags&4 != 0 {
+			email := d.string()
+			e.Email = &email
+		}
+		e.MaxAttempts = int(min(d.uvarint(), math.MaxInt32))
+		e.FirstUnit = d.id()
+		e.At = d.varint()
+		ev = e
+	case recUnitFinished:
+		ev = &core.UnitFinished{Job: d.id(), Unit: d.id(), Succeeded: d.bool(), Output: d.bytes(),
+			Time: d.float(), FirstNew: d.id(), At: d.varint()}
+	case recUnitLost:
+		ev = &core.UnitLost{Job: d.id(), Unit: d.id(), Reason: d.string(), At: d.varint()}
+	case recJobDeleted:
+		ev = &core.JobDeleted{Job: d.id()}
+	case recCallbackSettled:
+		ev = &core.CallbackSettled{Job: d.id(), Delivered: d.bool()}
+	default:
+		return nil, fmt.Errorf("unknown record type %d", rec[0])
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, errors.New("trailing bytes after record")
+	}
+	return ev, nil
+}

@@ -1,0 +1,94 @@
+package transport
+
+import (
+	"strconv"
+
+	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/wire"
+	"github.com/valyala/fasthttp"
+)
+
+const jsonType = "application/json"
+
+// writeError answers a request with {"error": msg}.
+func writeError(ctx *fasthttp.RequestCtx, code int, msg string) {
+	ctx.SetStatusCode(code)
+	ctx.SetContentType(jsonType)
+	setBody(ctx, func(b []byte) []byte {
+		b = append(b, `{"error":`...)
+		b = wire.AppendString(b, msg)
+		return append(b, '}')
+	})
+}
+
+// setBody replaces the response body with what build appends to an empty
+// slice, reusing the response's buffer.
+func setBody(ctx *fasthttp.RequestCtx, build func([]byte) []byte) {
+	b := ctx.Response.SwapBody(nil)
+	ctx.Response.SwapBody(build(b[:0]))
+}
+
+func badRequest(ctx *fasthttp.RequestCtx, msg string) {
+	writeError(ctx, fasthttp.StatusBadRequest, msg)
+}
+
+func notFound(ctx *fasthttp.RequestCtx, msg string) {
+	writeError(ctx, fasthttp.StatusNotFound, msg)
+}
+
+func noContent(ctx *fasthttp.RequestCtx) {
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+	ctx.ResetBody()
+}
+
+// writeReply answers with the outcome of a coordinator call; ok writes the
+// body of an OK outcome.
+func writeReply(ctx *fasthttp.RequestCtx, r actors.Reply, ok func(b []byte) []byte) {
+	switch r.Outcome {
+	case actors.OK:
+		ctx.SetContentType(jsonType)
+		setBody(ctx, ok)
+	case actors.NoContent:
+		noContent(ctx)
+	case actors.NotFound:
+		notFound(ctx, errText(r, "not found"))
+	case actors.Conflict:
+		writeError(ctx, fasthttp.StatusConflict, errText(r, "conflict"))
+	case actors.Invalid:
+		badRequest(ctx, errText(r, "invalid request"))
+	default:
+		writeError(ctx, fasthttp.StatusServiceUnavailable, errText(r, "unavailable"))
+	}
+}
+
+func errText(r actors.Reply, fallback string) string {
+	if r.Err != nil {
+		return r.Err.Error()
+	}
+	return fallback
+}
+
+func jobBody(r actors.Reply) func([]byte) []byte {
+	return func(b []byte) []byte { return r.Job.AppendJSON(b) }
+}
+
+// param is a form field, from the body first and then the query string, as
+// Sinatra merged them. It is valid until the handler returns.
+func param(ctx *fasthttp.RequestCtx, key string) []byte {
+	if v := ctx.PostArgs().Peek(key); v != nil {
+		return v
+	}
+	return ctx.QueryArgs().Peek(key)
+}
+
+// pathID parses the {id} of the route; ok is false (and the 404 written)
+// when it is not a positive integer.
+func pathID(ctx *fasthttp.RequestCtx, what string) (int64, bool) {
+	s, _ := ctx.UserValue("id").(string)
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		notFound(ctx, "no such "+what+": "+strconv.Quote(s))
+		return 0, false
+	}
+	return id, true
+}

@@ -1,0 +1,169 @@
+// Package transport is the coordinator's HTTP front end on fasthttp: it maps
+// each of CloudCrowd's routes to one call of the actors' coordinator, turns
+// requests into messages (copying what it needs out of the request first)
+// and answers into JSON.
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/documentcloud/crowd/action"
+	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/webui"
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+)
+
+// Options configure a Server.
+type Options struct {
+	Coordinator *actors.Coordinator
+	Catalog     *action.Catalog
+	// Basic authentication on every route, when Login is set.
+	Login, Password string
+	MaxBody         int64 // request bodies above this are refused with 413
+	Logger          *slog.Logger
+}
+
+// Server is the coordinator's HTTP server.
+type Server struct {
+	opts    Options
+	co      *actors.Coordinator
+	catalog *action.Catalog
+	log     *slog.Logger
+	srv     *fasthttp.Server
+	auth    []byte // the expected Authorization header; nil when auth is off
+}
+
+// New builds the server and its routes.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	s := &Server{opts: o, co: o.Coordinator, catalog: o.Catalog, log: o.Logger}
+	if o.Login != "" {
+		s.auth = []byte("Basic " + base64.StdEncoding.EncodeToString([]byte(o.Login+":"+o.Password)))
+	}
+	s.srv = &fasthttp.Server{
+		Handler:                      s.handler(s.routes()),
+		Name:                         "crowd",
+		ReadTimeout:                  60 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
+		MaxRequestBodySize:           int(min(o.MaxBody, int64(maxInt))),
+		DisablePreParseMultipartForm: true,
+		ErrorHandler:                 s.requestError,
+		Logger:                       fasthttpLogger{o.Logger},
+	}
+	return s
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+func (s *Server) routes() *router.Router {
+	r := router.New()
+	r.HandleMethodNotAllowed = true
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.NotFound = func(ctx *fasthttp.RequestCtx) { notFound(ctx, "no such route") }
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method not allowed on this route")
+	}
+	r.PanicHandler = s.panicked
+
+	r.GET("/heartbeat", heartbeat)
+	r.GET("/status", s.status)
+	r.POST("/jobs", s.createJob)
+	r.GET("/jobs/{id}", s.getJob)
+	r.DELETE("/jobs/{id}", s.deleteJob)
+	r.POST("/work", s.dequeue)
+	r.PUT("/work/{id}", s.complete)
+	r.PUT("/worker", s.worker)
+	r.GET("/worker/{name}", s.workerUnit)
+
+	console := (&fasthttp.FS{FS: webui.Files(), Compress: true, AllowEmptyRoot: true}).NewRequestHandler()
+	r.GET("/", func(ctx *fasthttp.RequestCtx) {
+		ctx.URI().SetPath("/index.html")
+		console(ctx)
+	})
+	return r
+}
+
+// handler wraps the router with what applies to every route: CloudCrowd's
+// _method override and Basic authentication.
+func (s *Server) handler(r *router.Router) fasthttp.RequestHandler {
+	next := r.Handler
+	return func(ctx *fasthttp.RequestCtx) {
+		if s.auth != nil && subtle.ConstantTimeCompare(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization), s.auth) != 1 {
+			ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Basic realm="CloudCrowd"`)
+			writeError(ctx, fasthttp.StatusUnauthorized, "authentication required")
+			return
+		}
+		if ctx.IsPost() {
+			if m := param(ctx, "_method"); len(m) > 0 {
+				switch string(bytes.ToUpper(m)) {
+				case fasthttp.MethodPut:
+					ctx.Request.Header.SetMethod(fasthttp.MethodPut)
+				case fasthttp.MethodDelete:
+					ctx.Request.Header.SetMethod(fasthttp.MethodDelete)
+				default:
+					writeError(ctx, fasthttp.StatusBadRequest, "_method must be PUT or DELETE")
+					return
+				}
+			}
+		}
+		next(ctx)
+	}
+}
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for the requests in
+// flight.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.ShutdownWithContext(ctx) }
+
+// Handler is the whole server's handler, for tests and benchmarks that serve
+// it themselves.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.srv.Handler }
+
+func (s *Server) panicked(ctx *fasthttp.RequestCtx, v any) {
+	s.log.Error("handler panic", "method", string(ctx.Method()), "path", string(ctx.Path()),
+		"panic", v, "stack", string(debug.Stack()))
+	ctx.ResetBody()
+	writeError(ctx, fasthttp.StatusInternalServerError, "internal error")
+}
+
+// requestError answers requests fasthttp could not read.
+func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge,
+			fmt.Sprintf("request body is larger than max_body (%d bytes)", s.opts.MaxBody))
+		return
+	}
+	var timeout interface{ Timeout() bool }
+	if errors.As(err, &timeout) && timeout.Timeout() {
+		writeError(ctx, fasthttp.StatusRequestTimeout, "request timed out")
+		return
+	}
+	writeError(ctx, fasthttp.StatusBadRequest, "malformed request: "+err.Error())
+}
+
+func heartbeat(ctx *fasthttp.RequestCtx) {
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString("buh-bump")
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("fasthttp: " + fmt.Sprintf(format, args...))
+}

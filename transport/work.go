@@ -1,0 +1,139 @@
+package transport
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/documentcloud/crowd/actors"
+	"github.com/valyala/fasthttp"
+)
+
+// statusRequired is the seed's fixed message for a PUT /work/:id without a
+// valid status (answered 400 here; the seed answered 500).
+const statusRequired = "Completing a work unit must specify status."
+
+// POST /work: lease the oldest ready unit of the worker's actions.
+func (s *Server) dequeue(ctx *fasthttp.RequestCtx) {
+	worker, ok := workerName(ctx, "worker_name")
+	if !ok {
+		return
+	}
+	r := s.co.Dequeue(worker, string(param(ctx, "worker_actions")))
+	writeReply(ctx, r, func(b []byte) []byte { return r.Unit.AppendJSON(b) })
+}
+
+// PUT /work/:id: record a unit's result and answer the worker's next unit.
+func (s *Server) complete(ctx *fasthttp.RequestCtx) {
+	id, ok := pathID(ctx, "work unit")
+	if !ok {
+		return
+	}
+	rep := actors.Report{Unit: id}
+	switch string(param(ctx, "status")) {
+	case "succeeded":
+		rep.Succeeded = true
+	case "failed":
+	default:
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		ctx.SetContentType("text/plain; charset=utf-8")
+		ctx.SetBodyString(statusRequired)
+		return
+	}
+	if rep.Worker, ok = workerName(ctx, "worker_name"); !ok {
+		return
+	}
+	var err error
+	if rep.Output, err = unwrapOutput(param(ctx, "output")); err != nil {
+		badRequest(ctx, err.Error())
+		return
+	}
+	if t := param(ctx, "time"); len(t) > 0 {
+		if rep.Time, err = strconv.ParseFloat(string(t), 64); err != nil || rep.Time < 0 {
+			badRequest(ctx, "time must be a number of seconds")
+			return
+		}
+	}
+	rep.Actions = string(param(ctx, "worker_actions"))
+	r := s.co.Complete(rep)
+	writeReply(ctx, r, func(b []byte) []byte { return r.Unit.AppendJSON(b) })
+}
+
+var errOutput = jsonError("output must be the JSON text {\"output\": <value>}")
+
+type jsonError string
+
+func (e jsonError) Error() string { return string(e) }
+
+// unwrapOutput takes the value out of the worker's {"output": <value>}; a
+// missing output is null.
+func unwrapOutput(raw []byte) ([]byte, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return []byte("null"), nil
+	}
+	var w struct {
+		Output json.RawMessage `json:"output"`
+	}
+	if raw[0] != '{' || json.Unmarshal(raw, &w) != nil {
+		return nil, errOutput
+	}
+	if w.Output == nil {
+		return []byte("null"), nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, w.Output); err != nil {
+		return nil, errOutput
+	}
+	return b.Bytes(), nil
+}
+
+// PUT /worker: check in (name, thread_status, check_in_interval) or check
+// out (name, terminated=true).
+func (s *Server) worker(ctx *fasthttp.RequestCtx) {
+	name, ok := workerName(ctx, "name")
+	if !ok {
+		return
+	}
+	if t := string(param(ctx, "terminated")); t == "true" || t == "1" {
+		writeReply(ctx, s.co.CheckOut(name), nil)
+		return
+	}
+	var interval time.Duration
+	if v := param(ctx, "check_in_interval"); len(v) > 0 {
+		secs, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || secs <= 0 || secs > 86400 {
+			badRequest(ctx, "check_in_interval must be a number of seconds between 0 and 86400")
+			return
+		}
+		interval = time.Duration(secs * float64(time.Second))
+	}
+	writeReply(ctx, s.co.CheckIn(name, string(param(ctx, "thread_status")), interval), nil)
+}
+
+// GET /worker/:name: the unit the worker holds, or {}.
+func (s *Server) workerUnit(ctx *fasthttp.RequestCtx) {
+	name, _ := ctx.UserValue("name").(string)
+	r := s.co.WorkerUnit(name)
+	if r.Outcome == actors.NoContent {
+		ctx.SetContentType(jsonType)
+		ctx.SetBodyString("{}")
+		return
+	}
+	writeReply(ctx, r, func(b []byte) []byte { return r.Unit.AppendJSON(b) })
+}
+
+// workerName reads a required worker name; ok is false (and the 400
+// written) when it is missing.
+func workerName(ctx *fasthttp.RequestCtx, key string) (string, bool) {
+	v := param(ctx, key)
+	if len(v) == 0 {
+		badRequest(ctx, key+" is missing")
+		return "", false
+	}
+	if len(v) > 1024 {
+		badRequest(ctx, key+" is longer than 1024 bytes")
+		return "", false
+	}
+	return string(v), true
+}

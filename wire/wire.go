@@ -1,0 +1,140 @@
+// Package wire holds the JSON shapes of CloudCrowd's HTTP API: the Job and
+// WorkUnit documents that the coordinator sends and its clients read.
+//
+// Encoding is hand-written (append style, fixed key order, no reflection)
+// because it runs on every POST /jobs, POST /work and PUT /work/:id; decoding
+// is left to encoding/json, which the clients use.
+package wire
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+)
+
+// Job is a job as GET /jobs/:id shows it. Keys keep CloudCrowd's order.
+type Job struct {
+	ID              int64           `json:"id"`
+	Color           string          `json:"color"`
+	Status          string          `json:"status"`
+	PercentComplete int             `json:"percent_complete"`
+	WorkUnits       int             `json:"work_units"`
+	TimeTaken       float64         `json:"time_taken"`
+	Outputs         json.RawMessage `json:"outputs,omitempty"` // only once complete
+	Email           *string         `json:"email,omitempty"`   // only when one was given
+}
+
+// WorkUnit is a unit as POST /work hands it to a worker.
+type WorkUnit struct {
+	ID       int64           `json:"id"`
+	JobID    int64           `json:"job_id"`
+	Input    string          `json:"input"`
+	Attempts int             `json:"attempts"`
+	Action   string          `json:"action"`
+	Options  json.RawMessage `json:"options"`
+	Status   int             `json:"status"`
+}
+
+// Color is the job's console colour: characters 25..30 of the MD5 hex digest
+// of its decimal id, as CloudCrowd computed it.
+func Color(id int64) string {
+	sum := md5.Sum(strconv.AppendInt(nil, id, 10))
+	var hexed [32]byte
+	hex.Encode(hexed[:], sum[:])
+	return string(hexed[25:31])
+}
+
+// AppendJSON appends the job's JSON document to b.
+func (j *Job) AppendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, j.ID, 10)
+	b = append(b, `,"color":"`...)
+	b = append(b, j.Color...)
+	b = append(b, `","status":"`...)
+	b = append(b, j.Status...)
+	b = append(b, `","percent_complete":`...)
+	b = strconv.AppendInt(b, int64(j.PercentComplete), 10)
+	b = append(b, `,"work_units":`...)
+	b = strconv.AppendInt(b, int64(j.WorkUnits), 10)
+	b = append(b, `,"time_taken":`...)
+	b = AppendSeconds(b, j.TimeTaken)
+	if j.Outputs != nil {
+		b = append(b, `,"outputs":`...)
+		b = append(b, j.Outputs...)
+	}
+	if j.Email != nil {
+		b = append(b, `,"email":`...)
+		b = AppendString(b, *j.Email)
+	}
+	return append(b, '}')
+}
+
+// AppendJSON appends the unit's JSON document to b.
+func (u *WorkUnit) AppendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, u.ID, 10)
+	b = append(b, `,"job_id":`...)
+	b = strconv.AppendInt(b, u.JobID, 10)
+	b = append(b, `,"input":`...)
+	b = AppendString(b, u.Input)
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(u.Attempts), 10)
+	b = append(b, `,"action":`...)
+	b = AppendString(b, u.Action)
+	b = append(b, `,"options":`...)
+	if len(u.Options) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, u.Options...)
+	}
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(u.Status), 10)
+	return append(b, '}')
+}
+
+// AppendSeconds appends a duration in seconds with at most microsecond
+// precision, so that time_taken reads 1.25 rather than 1.2500000000000002.
+func AppendSeconds(b []byte, s float64) []byte {
+	return strconv.AppendFloat(b, float64(int64(s*1e6+0.5))/1e6, 'f', -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. It escapes what JSON requires plus
+// <, > and & (as encoding/json does), so that a document holding user text is
+// safe to embed in HTML; invalid UTF-8 is kept byte for byte.
+func AppendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if c == 0xe2 && i+2 < len(s) && s[i+1] == 0x80 && s[i+2]&^1 == 0xa8 {
+				// U+2028 and U+2029 break JavaScript string literals.
+				b = append(b, s[start:i]...)
+				b = append(b, `\u202`...)
+				b = append(b, hexDigits[s[i+2]&0xf])
+				i += 2
+				start = i + 1
+			}
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -99,7 +99,7 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	}
 	c.ids.job.Store(state.LastJob)
 	c.ids.unit.Store(state.LastUnit)
-	quiet := slog.New(warnOnly{set.Logger.Handler()}).With("lib", "protoactor")
+	quiet := slog.New(warnOnly{set.Logger.With("lib", "protoactor").Handler()})
 	c.sys = actor.NewActorSystem(
 		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return quiet }),
 		actor.WithDeadLetterRequestLogging(false),

@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/documentcloud/crowd/core"
+	"github.com/documentcloud/crowd/wire"
 )
 
 // dispatcher owns the queue: ready units per action, leases and back-off.
@@ -35,6 +36,16 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 			q.AddJob(m.job)
 		}
 		q.Enqueue(m.job.ID, m.units)
+		if l := m.lease; l != nil {
+			now := d.c.now()
+			e := q.Lease(l.worker, l.actions, now)
+			d.tellRegistry(ctx, l.worker, now, 0, e)
+			if e != nil {
+				l.join.leased(e.View(), true)
+			} else {
+				l.join.leased(wire.WorkUnit{}, false)
+			}
+		}
 	case *requeue:
 		q.Requeue(m.unit, m.attempts, m.delay, d.c.now())
 	case *settle:

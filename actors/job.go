@@ -81,7 +81,7 @@ func (a *jobActor) start(ctx actor.Context) {
 		cl.answer(Reply{Outcome: OK, Job: view})
 	})
 	a.created, a.createCall = nil, nil
-	a.effects(ctx, fx)
+	a.effects(ctx, fx, nil)
 }
 
 func (a *jobActor) finish(ctx actor.Context, m *finish) {
@@ -90,16 +90,29 @@ func (a *jobActor) finish(ctx actor.Context, m *finish) {
 		m.call.answer(refusal(err))
 		return
 	}
-	a.commit(ctx, ev, func(err error) {
-		switch {
-		case err != nil:
-			m.call.fail(err)
-		case m.hasNext:
-			m.call.answer(Reply{Outcome: OK, Unit: m.next})
-		default:
-			m.call.answer(Reply{Outcome: NoContent})
-		}
-	})
+	fx := a.apply(ev)
+	if m.hasNext || m.Actions == "" || len(fx.Ready) == 0 {
+		a.c.journal.Append(ev, func(err error) {
+			switch {
+			case err != nil:
+				m.call.fail(err)
+			case m.hasNext:
+				m.call.answer(Reply{Outcome: OK, Unit: m.next})
+			default:
+				m.call.answer(Reply{Outcome: NoContent})
+			}
+		})
+		a.effects(ctx, fx, nil)
+		return
+	}
+	// Nothing was ready when the dispatcher looked, but this report made
+	// units (a split's children, the merge unit): the dispatcher leases the
+	// worker its next unit after queueing them, and the answer waits for
+	// both that and the journal.
+	j := &join{call: m.call}
+	j.parts.Store(2)
+	a.c.journal.Append(ev, j.durable)
+	a.effects(ctx, fx, &leaseFor{worker: m.Worker, actions: m.Actions, join: j})
 }
 
 func refusal(err error) Reply {
@@ -120,19 +133,23 @@ func (a *jobActor) lose(ctx actor.Context, m *lose) {
 	a.commit(ctx, ev, nil)
 }
 
-// commit applies ev, hands it to the journal (done runs once it is durable)
-// and carries out its effects.
+// commit applies ev, hands it to the journal (done runs once it is durable;
+// nil logs a failure) and carries out its effects.
 func (a *jobActor) commit(ctx actor.Context, ev core.Event, done func(error)) {
-	fx, err := a.job.Apply(ev)
-	if err != nil {
-		// Decisions are checked before they are applied: this is a bug.
-		panic(err)
-	}
+	fx := a.apply(ev)
 	if done == nil {
 		done = a.logJournalError
 	}
 	a.c.journal.Append(ev, done)
-	a.effects(ctx, fx)
+	a.effects(ctx, fx, nil)
+}
+
+func (a *jobActor) apply(ev core.Event) core.Effects {
+	fx, err := a.job.Apply(ev)
+	if err != nil {
+		panic(err) // decisions are checked before they are applied: a bug
+	}
+	return fx
 }
 
 func (a *jobActor) logJournalError(err error) {
@@ -142,10 +159,10 @@ func (a *jobActor) logJournalError(err error) {
 }
 
 // effects tells the dispatcher and the directory what an event changed.
-func (a *jobActor) effects(ctx actor.Context, fx core.Effects) {
+func (a *jobActor) effects(ctx actor.Context, fx core.Effects, lease *leaseFor) {
 	d := a.c.dispatcher
 	if len(fx.Ready) > 0 {
-		ctx.Send(d, &enqueue{job: a.qj, units: fx.Ready})
+		ctx.Send(d, &enqueue{job: a.qj, units: fx.Ready, lease: lease})
 	}
 	if r := fx.Retry; r != nil {
 		ctx.Send(d, &requeue{unit: r.Unit, attempts: r.Attempts, delay: a.c.rules.Backoff(r.Attempts)})

@@ -96,6 +96,11 @@ type (
 	enqueue struct {
 		job   *core.QueueJob
 		units []core.Ready
+		lease *leaseFor // then lease a unit to this worker
+	}
+	leaseFor struct {
+		worker, actions string
+		join            *join
 	}
 	requeue struct { // a failed attempt, to run again after delay
 		unit     int64

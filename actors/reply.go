@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/documentcloud/crowd/wire"
@@ -70,3 +71,38 @@ func (c call) wait(timeout time.Duration) Reply {
 // request is a message that carries a call, so that a panic while handling
 // it can still be answered.
 type request interface{ replyTo() call }
+
+// join answers a PUT /work/:id that waits for two things: its event being
+// durable, and the dispatcher choosing the worker's next unit. Whichever
+// comes last answers.
+type join struct {
+	parts   atomic.Int32
+	call    call
+	err     error
+	next    wire.WorkUnit
+	hasNext bool
+}
+
+func (j *join) durable(err error) {
+	j.err = err
+	j.done()
+}
+
+func (j *join) leased(next wire.WorkUnit, ok bool) {
+	j.next, j.hasNext = next, ok
+	j.done()
+}
+
+func (j *join) done() {
+	if j.parts.Add(-1) != 0 {
+		return
+	}
+	switch {
+	case j.err != nil:
+		j.call.fail(j.err)
+	case j.hasNext:
+		j.call.answer(Reply{Outcome: OK, Unit: j.next})
+	default:
+		j.call.answer(Reply{Outcome: NoContent})
+	}
+}

@@ -50,7 +50,7 @@ func (s *Server) complete(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if t := param(ctx, "time"); len(t) > 0 {
-		if rep.Time, err = strconv.ParseFloat(string(t), 64); err != nil || rep.Time < 0 {
+		if rep.Time, err = strconv.ParseFloat(string(t), 64); err != nil || !(rep.Time >= 0 && rep.Time <= maxSeconds) {
 			badRequest(ctx, "time must be a number of seconds")
 			return
 		}
@@ -59,6 +59,10 @@ func (s *Server) complete(ctx *fasthttp.RequestCtx) {
 	r := s.co.Complete(rep)
 	writeReply(ctx, r, func(b []byte) []byte { return r.Unit.AppendJSON(b) })
 }
+
+// maxSeconds bounds a reported time (a year), which also refuses NaN and
+// infinities.
+const maxSeconds = 365 * 24 * 3600
 
 var errOutput = jsonError("output must be the JSON text {\"output\": <value>}")
 

@@ -1,0 +1,101 @@
+package transport
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/documentcloud/crowd/actors"
+	"github.com/valyala/fasthttp"
+)
+
+// The PUT /work loop of the seed's worker protocol, at 64 connections over
+// loopback, next to a bare fasthttp handler that answers the same request
+// with a fixed unit: the ceiling of HTTP on this machine. Run both in one
+// go to compare:
+//
+//	go test -run '^$' -bench 'PutWorkLoop|BareFasthttp' -benchtime 200000x ./transport
+
+const benchConns = 64
+
+func BenchmarkPutWorkLoop(b *testing.B) {
+	s := startServer(b, nil)
+	inputs := make([]string, b.N+benchConns)
+	for i := range inputs {
+		inputs[i] = "input " + strconv.Itoa(i)
+	}
+	if r := s.Co.CreateJob(actors.JobSpec{Action: "graphics_magick", Inputs: inputs, Options: []byte("{}")}); r.Outcome != actors.OK {
+		b.Fatalf("create: %v", r.Err)
+	}
+	runLoop(b, s.URL[len("http://"):])
+}
+
+func BenchmarkBareFasthttp(b *testing.B) {
+	body := []byte(`{"id":7,"job_id":1,"input":"input 7","attempts":0,"action":"graphics_magick","options":{},"status":1}`)
+	var n atomic.Int64
+	handler := func(ctx *fasthttp.RequestCtx) {
+		ctx.PostArgs() // parse the form, as the coordinator does
+		if n.Add(1) > int64(b.N) {
+			ctx.SetStatusCode(fasthttp.StatusNoContent)
+			return
+		}
+		ctx.SetContentType("application/json")
+		ctx.SetBody(body)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: handler}
+	go srv.Serve(ln)
+	defer srv.Shutdown()
+	runLoop(b, ln.Addr().String())
+}
+
+
+// runLoop runs benchConns workers, each on its own connection: POST /work,
+// then PUT /work/:id until the answer is 204. It reports requests/s.
+func runLoop(b *testing.B, addr string) {
+	b.ReportAllocs()
+	var wg sync.WaitGroup
+	var requests atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	for i := range benchConns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := newWorkerClient(addr, "bench"+strconv.Itoa(i), "graphics_magick", 1)
+			code, body, err := w.dequeue()
+			requests.Add(1)
+			for err == nil && code == 200 {
+				id := unitID(body)
+				code, body, err = w.complete(id, `{"output":1}`)
+				requests.Add(1)
+			}
+			if err != nil || code != 204 {
+				b.Errorf("worker %d: %d %v", i, code, err)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(requests.Load())/elapsed.Seconds(), "req/s")
+}
+
+// unitID reads the id at the start of a WorkUnit document, {"id":N,...}.
+func unitID(body []byte) int64 {
+	const prefix = len(`{"id":`)
+	var id int64
+	for _, c := range body[prefix:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + int64(c-'0')
+	}
+	return id
+}

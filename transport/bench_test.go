@@ -55,7 +55,6 @@ func BenchmarkBareFasthttp(b *testing.B) {
 	runLoop(b, ln.Addr().String())
 }
 
-
 // runLoop runs benchConns workers, each on its own connection: POST /work,
 // then PUT /work/:id until the answer is 204. It reports requests/s.
 func runLoop(b *testing.B, addr string) {

@@ -1,0 +1,37 @@
+# crowd: the two commands a newcomer needs are `make run` and `make test`.
+
+GO ?= go
+STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: build run test lint vet fmt-check unit bench deps
+
+build:
+	$(GO) build -o bin/crowd ./cmd/crowd
+
+# A coordinator on :9173 with its state in ./crowd-data.
+run:
+	$(GO) run ./cmd/crowd server
+
+# Everything CI runs: install what the tests need, lint, then every test
+# with the race detector.
+test: deps lint unit
+
+deps:
+	$(GO) mod download
+
+lint: vet fmt-check
+	$(STATICCHECK) ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# The coordinator's hot loop next to a bare fasthttp handler, in one run.
+bench:
+	$(GO) test -run '^$$' -bench 'PutWorkLoop|BareFasthttp' -benchtime 200000x ./transport

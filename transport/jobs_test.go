@@ -1,0 +1,346 @@
+package transport
+
+import (
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestCreateJobFormBodyShape(t *testing.T) {
+	s := startServer(t, nil)
+	r := s.postJob(t, `{"action":"graphics_magick","inputs":["a","b","c"],"options":{"size":"50x50"},"email":"a@b.c"}`)
+	wantJSON(t, "POST /jobs", r, `{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":3,"time_taken":T,"email":"a@b.c"}`)
+	if got := topKeys(t, r.Body); !slices.Equal(got, []string{"id", "color", "status", "percent_complete", "work_units", "time_taken", "email"}) {
+		t.Errorf("Job keys %v", got)
+	}
+	wantJSON(t, "GET /jobs/1", s.do(t, "GET", "/jobs/1", nil),
+		`{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":3,"time_taken":T,"email":"a@b.c"}`)
+	// Without an email there is no email key, and an incomplete job has no outputs.
+	r = s.postJob(t, `{"action":"graphics_magick","inputs":["d"]}`)
+	wantJSON(t, "POST /jobs", r, `{"id":2,"color":"c14862","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+	// email: null is no email.
+	r = s.postJob(t, `{"action":"graphics_magick","inputs":["d"],"email":null}`)
+	wantJSON(t, "POST /jobs", r, `{"id":3,"color":"`+colorOf(3)+`","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+}
+
+func colorOf(id int64) string {
+	// Known colours from SPEC §4; others are only used where the test does
+	// not care which.
+	switch id {
+	case 1:
+		return "f75849"
+	case 2:
+		return "c14862"
+	case 3:
+		return "2a7baf" // md5("3") = eccbc87e4b5ce2fe28308fd9f2a7baf3
+	case 11:
+		return "2652dc"
+	case 42:
+		return "4ac58a"
+	}
+	return "??????"
+}
+
+func TestCompleteJobShapeOutputsThenEmail(t *testing.T) {
+	s := startServer(t, nil)
+	s.mustCreate(t, `{"action":"graphics_magick","inputs":["a"],"email":"x@y.z"}`)
+	u := decodeUnit(t, "POST /work", s.take(t, "w", "graphics_magick"))
+	wantNoContent(t, "PUT /work", s.report(t, u.ID, "w", "succeeded", `{"output":"file:///a.png"}`, "graphics_magick"))
+	r := s.do(t, "GET", "/jobs/1", nil)
+	wantJSON(t, "GET /jobs/1", r, `{"id":1,"color":"f75849","status":"succeeded","percent_complete":100,"work_units":0,"time_taken":T,"outputs":["file:///a.png"],"email":"x@y.z"}`)
+	if got := topKeys(t, r.Body); !slices.Equal(got, []string{"id", "color", "status", "percent_complete", "work_units", "time_taken", "outputs", "email"}) {
+		t.Errorf("Job keys %v", got)
+	}
+	// time_taken is frozen at completion.
+	again := s.do(t, "GET", "/jobs/1", nil)
+	if a, b := timeTakenRE.FindString(r.Body), timeTakenRE.FindString(again.Body); a != b {
+		t.Fatalf("time_taken moved after completion: %s then %s", a, b)
+	}
+}
+
+func TestJobColors(t *testing.T) {
+	s := startServer(t, nil)
+	for i := 1; i <= 11; i++ {
+		if id := s.mustCreate(t, `{"action":"word_count","inputs":["x"]}`); id != int64(i) {
+			t.Fatalf("job %d got id %d", i, id)
+		}
+	}
+	for _, id := range []int64{1, 2, 11} {
+		path := "/jobs/" + strconv.FormatInt(id, 10)
+		wantJSON(t, "GET "+path, s.do(t, "GET", path, nil),
+			`{"id":`+strconv.FormatInt(id, 10)+`,"color":"`+colorOf(id)+`","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+	}
+}
+
+func TestCreateJobQueryString(t *testing.T) {
+	s := startServer(t, nil)
+	r := s.do(t, "POST", queryPath("/jobs", form("job", `{"action":"word_count","inputs":["one two"]}`)), nil)
+	wantJSON(t, "POST /jobs?job=", r, `{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+	wantJSON(t, "POST /work", s.take(t, "w", "word_count"), unitJSON(1, 1, "one two", 0, "word_count", 1))
+}
+
+func TestCreateJobJSONBody(t *testing.T) {
+	s := startServer(t, nil)
+	body := `{"action":"word_count","inputs":["one two"],"options":{"k":"v"}}`
+	r := s.rawRequest(t, "POST", "/jobs", "application/json", strings.NewReader(body), nil)
+	wantJSON(t, "POST /jobs (JSON body)", r, `{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+	wantJSON(t, "POST /work", s.take(t, "w", "word_count"),
+		`{"id":1,"job_id":1,"input":"one two","attempts":0,"action":"word_count","options":{"k":"v"},"status":1}`)
+
+	r = s.rawRequest(t, "POST", "/jobs", "application/json; charset=utf-8", strings.NewReader(`{"action":"word_count","inputs":[]}`), nil)
+	wantJSON(t, "POST /jobs (JSON body, charset)", r, `{"id":2,"color":"c14862","status":"succeeded","percent_complete":100,"work_units":0,"time_taken":T,"outputs":[]}`)
+
+	// A malformed JSON body is a 400, and creates nothing.
+	wantError(t, "POST /jobs (bad JSON body)", s.rawRequest(t, "POST", "/jobs", "application/json", strings.NewReader(`{"action":`), nil), 400)
+	wantError(t, "POST /jobs (empty JSON body)", s.rawRequest(t, "POST", "/jobs", "application/json", strings.NewReader(``), nil), 400)
+	wantJSON(t, "POST /jobs", s.postJob(t, `{"action":"word_count","inputs":[]}`),
+		`{"id":3,"color":"2a7baf","status":"succeeded","percent_complete":100,"work_units":0,"time_taken":T,"outputs":[]}`)
+}
+
+func TestCreateJobBodyWinsOverQuery(t *testing.T) {
+	s := startServer(t, nil)
+	path := queryPath("/jobs", form("job", `{"action":"word_count","inputs":["from the query"]}`))
+	r := s.do(t, "POST", path, form("job", `{"action":"graphics_magick","inputs":["b1","b2"]}`))
+	wantJSON(t, "POST /jobs", r, `{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":2,"time_taken":T}`)
+	wantNoContent(t, "POST /work (word_count)", s.take(t, "w", "word_count"))
+	wantJSON(t, "POST /work", s.take(t, "w", "graphics_magick"), unitJSON(1, 1, "b1", 0, "graphics_magick", 1))
+}
+
+func TestCreateJobInputsNotFlattenedAndEncoded(t *testing.T) {
+	s := startServer(t, nil)
+	r := s.postJob(t, `{"action":"graphics_magick","inputs":[[1,2],[3, 4],5,{"a": 1},"plain",null,true,"[not json"]}`)
+	wantJSON(t, "POST /jobs", r, `{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":8,"time_taken":T}`)
+	want := []string{"[1,2]", "[3,4]", "5", `{"a":1}`, "plain", "null", "true", "[not json"}
+	for i, in := range want {
+		wantJSON(t, "POST /work", s.take(t, "w", "graphics_magick"), unitJSON(int64(i+1), 1, in, 0, "graphics_magick", 1))
+	}
+	wantNoContent(t, "POST /work (drained)", s.take(t, "w", "graphics_magick"))
+}
+
+func TestCreateJobOptionsReachUnits(t *testing.T) {
+	s := startServer(t, nil)
+	s.mustCreate(t, `{"action":"word_count","inputs":["x"],"options":{"b": [1, 2], "a": {"c": "<d>"}}}`)
+	// Compacted, in the client's key order.
+	wantJSON(t, "POST /work", s.take(t, "w", "word_count"),
+		`{"id":1,"job_id":1,"input":"x","attempts":0,"action":"word_count","options":{"b":[1,2],"a":{"c":"<d>"}},"status":1}`)
+	s.mustCreate(t, `{"action":"word_count","inputs":["y"],"options":null}`)
+	wantJSON(t, "POST /work", s.take(t, "w", "word_count"), unitJSON(2, 2, "y", 0, "word_count", 1))
+}
+
+func TestCreateJobEmptyInputsSucceedsAtOnce(t *testing.T) {
+	s := startServer(t, nil)
+	const want = `{"id":1,"color":"f75849","status":"succeeded","percent_complete":100,"work_units":0,"time_taken":T,"outputs":[]}`
+	wantJSON(t, "POST /jobs", s.postJob(t, `{"action":"word_count","inputs":[]}`), want)
+	wantJSON(t, "GET /jobs/1", s.do(t, "GET", "/jobs/1", nil), want)
+	// Also for an action that splits: nothing to split.
+	wantJSON(t, "POST /jobs", s.postJob(t, `{"action":"process_pdfs","inputs":[]}`),
+		`{"id":2,"color":"c14862","status":"succeeded","percent_complete":100,"work_units":0,"time_taken":T,"outputs":[]}`)
+	wantNoContent(t, "POST /work", s.take(t, "w", "word_count,process_pdfs"))
+	s.statusEventually(t, `{"jobs":[],"workers":[{"name":"w","status":null}],"work_unit_count":0,"job_count":0,`+
+		`"jobs_by_status":{"processing":0,"succeeded":2,"failed":0,"splitting":0,"merging":0},"units":{"ready":0,"leased":0,"waiting":0}}`)
+}
+
+func TestCreateJobSplittingAction(t *testing.T) {
+	s := startServer(t, nil)
+	wantJSON(t, "POST /jobs", s.postJob(t, `{"action":"process_pdfs","inputs":["file:///a.pdf","file:///b.pdf"]}`),
+		`{"id":1,"color":"f75849","status":"splitting","percent_complete":0,"work_units":2,"time_taken":T}`)
+	wantJSON(t, "POST /work", s.take(t, "w", "process_pdfs"), unitJSON(1, 1, "file:///a.pdf", 0, "process_pdfs", 4))
+	s.wantStatusBody(t, `{"jobs":[{"id":1,"color":"f75849","status":"splitting","percent_complete":0,"work_units":2,"time_taken":T}],`+
+		`"workers":[{"name":"w","status":"splitting"}],"work_unit_count":2,"job_count":1,`+
+		`"jobs_by_status":{"processing":0,"succeeded":0,"failed":0,"splitting":1,"merging":0},"units":{"ready":1,"leased":1,"waiting":0}}`)
+}
+
+// Every client error of POST /jobs is a 400 with a JSON error, and creates
+// nothing: no job shows in /status and the next job still gets id 1.
+func TestCreateJobClientErrors(t *testing.T) {
+	s := startServer(t, nil)
+	cases := []struct{ name, job string }{
+		{"malformed JSON", `{"action":"word_count","inputs":[`},
+		{"trailing garbage", `{"action":"word_count","inputs":[]} x`},
+		{"not an object (array)", `["word_count"]`},
+		{"not an object (string)", `"word_count"`},
+		{"not an object (number)", `5`},
+		{"not an object (null)", `null`},
+		{"missing action", `{"inputs":["a"]}`},
+		{"empty action", `{"action":"","inputs":["a"]}`},
+		{"action not a string (number)", `{"action":5,"inputs":["a"]}`},
+		{"action not a string (array)", `{"action":["word_count"],"inputs":["a"]}`},
+		{"action not snake case (capitals)", `{"action":"Word_Count","inputs":["a"]}`},
+		{"action not snake case (dash)", `{"action":"a-b","inputs":["a"]}`},
+		{"action not snake case (leading digit)", `{"action":"1abc","inputs":["a"]}`},
+		{"action not snake case (path)", `{"action":"../word_count","inputs":["a"]}`},
+		{"unknown action", `{"action":"no_such_action","inputs":["a"]}`},
+		{"missing inputs", `{"action":"word_count"}`},
+		{"null inputs", `{"action":"word_count","inputs":null}`},
+		{"inputs a string", `{"action":"word_count","inputs":"a b"}`},
+		{"inputs an object", `{"action":"word_count","inputs":{"a":1}}`},
+		{"inputs a number", `{"action":"word_count","inputs":5}`},
+		{"options an array", `{"action":"word_count","inputs":["a"],"options":[1]}`},
+		{"options a string", `{"action":"word_count","inputs":["a"],"options":"{}"}`},
+		{"options a number", `{"action":"word_count","inputs":["a"],"options":1}`},
+		{"callback_url ftp", `{"action":"word_count","inputs":["a"],"callback_url":"ftp://x"}`},
+		{"callback_url relative", `{"action":"word_count","inputs":["a"],"callback_url":"/relative"}`},
+		{"callback_url without host", `{"action":"word_count","inputs":["a"],"callback_url":"http://"}`},
+		{"callback_url not a string", `{"action":"word_count","inputs":["a"],"callback_url":5}`},
+		{"email a number", `{"action":"word_count","inputs":["a"],"email":5}`},
+		{"email an object", `{"action":"word_count","inputs":["a"],"email":{"a":"b"}}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wantError(t, "POST /jobs "+c.job, s.postJob(t, c.job), 400)
+		})
+	}
+	// No job field at all, an empty one, and only blanks.
+	wantError(t, "POST /jobs (no job)", s.do(t, "POST", "/jobs", form("other", "1")), 400)
+	wantError(t, "POST /jobs (no body)", s.do(t, "POST", "/jobs", nil), 400)
+	wantError(t, "POST /jobs (job empty)", s.postJob(t, ""), 400)
+	wantError(t, "POST /jobs (job blank)", s.postJob(t, "  \n"), 400)
+	// Errors in the query string are refused too.
+	wantError(t, "POST /jobs?job=bad", s.do(t, "POST", queryPath("/jobs", form("job", `{"action":"Bad"}`)), nil), 400)
+
+	s.wantStatusBody(t, emptyStatus)
+	wantJSON(t, "POST /jobs after the errors", s.postJob(t, `{"action":"word_count","inputs":["a"]}`),
+		`{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+	wantJSON(t, "POST /work", s.take(t, "w", "word_count"), unitJSON(1, 1, "a", 0, "word_count", 1))
+}
+
+// An error message names the field at fault.
+func TestCreateJobErrorMessagesNameTheField(t *testing.T) {
+	s := startServer(t, nil)
+	for job, field := range map[string]string{
+		`{"inputs":["a"]}`: "action",
+		`{"action":"nope","inputs":["a"]}`:                              "nope",
+		`{"action":"word_count","inputs":"a"}`:                          "inputs",
+		`{"action":"word_count","inputs":["a"],"options":[]}`:           "options",
+		`{"action":"word_count","inputs":["a"],"callback_url":"ftp:x"}`: "callback_url",
+		`{"action":"word_count","inputs":["a"],"email":1}`:              "email",
+	} {
+		if msg := wantError(t, "POST /jobs "+job, s.postJob(t, job), 400); !strings.Contains(msg, field) {
+			t.Errorf("POST /jobs %s: error %q does not name %q", job, msg, field)
+		}
+	}
+}
+
+func TestJobNotFound(t *testing.T) {
+	s := startServer(t, nil)
+	s.mustCreate(t, `{"action":"word_count","inputs":["a"]}`)
+	for _, id := range []string{"abc", "0", "-1", "999", "1.0", "1e3", "99999999999999999999999"} {
+		wantError(t, "GET /jobs/"+id, s.do(t, "GET", "/jobs/"+id, nil), 404)
+		wantError(t, "DELETE /jobs/"+id, s.do(t, "DELETE", "/jobs/"+id, nil), 404)
+	}
+	wantError(t, "PUT /work/abc", s.do(t, "PUT", "/work/abc", form("status", "succeeded", "worker_name", "w")), 404)
+	wantError(t, "PUT /work/0", s.do(t, "PUT", "/work/0", form("status", "succeeded", "worker_name", "w")), 404)
+	wantError(t, "PUT /work/999", s.report(t, 999, "w", "succeeded", `{"output":1}`, "word_count"), 404)
+	for _, path := range []string{"/nope", "/jobs", "/jobs/", "/jobs/1/x", "/work/", "/worker/", "/status/x"} {
+		wantError(t, "GET "+path, s.do(t, "GET", path, nil), 404)
+	}
+	// Nothing was deleted along the way.
+	wantJSON(t, "GET /jobs/1", s.do(t, "GET", "/jobs/1", nil),
+		`{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+}
+
+func TestWrongMethodIs405(t *testing.T) {
+	s := startServer(t, nil)
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/status"},
+		{"DELETE", "/heartbeat"},
+		{"GET", "/work"},
+		{"DELETE", "/work"},
+		{"PUT", "/jobs"},
+		{"PUT", "/jobs/1"},
+		{"GET", "/work/1"},
+		{"DELETE", "/work/1"},
+		{"GET", "/worker"},
+		{"DELETE", "/worker/w"},
+		{"PUT", "/"},
+	} {
+		r := s.do(t, c.method, c.path, url.Values{})
+		wantError(t, c.method+" "+c.path, r, 405)
+	}
+}
+
+func TestDeleteJob(t *testing.T) {
+	s := startServer(t, nil)
+	s.mustCreate(t, `{"action":"word_count","inputs":["a","b"]}`) // units 1, 2
+	s.mustCreate(t, `{"action":"word_count","inputs":["c"]}`)     // unit 3
+	wantJSON(t, "POST /work by A", s.take(t, "A", "word_count"), unitJSON(1, 1, "a", 0, "word_count", 1))
+
+	wantNoContent(t, "DELETE /jobs/1", s.do(t, "DELETE", "/jobs/1", nil))
+	wantError(t, "GET /jobs/1 after DELETE", s.do(t, "GET", "/jobs/1", nil), 404)
+	// Its queued unit 2 is never handed out.
+	wantJSON(t, "POST /work by B", s.take(t, "B", "word_count"), unitJSON(3, 2, "c", 0, "word_count", 1))
+	wantNoContent(t, "POST /work by B again", s.take(t, "B", "word_count"))
+	// A, who held unit 1, is told the unit is gone.
+	wantError(t, "PUT /work/1 by A", s.report(t, 1, "A", "succeeded", `{"output":1}`, "word_count"), 404)
+	wantError(t, "PUT /work/2 by A", s.report(t, 2, "A", "succeeded", `{"output":1}`, "word_count"), 404)
+	wantError(t, "DELETE /jobs/1 twice", s.do(t, "DELETE", "/jobs/1", nil), 404)
+
+	s.statusEventually(t, `{"jobs":[{"id":2,"color":"c14862","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}],`+
+		`"workers":[{"name":"B","status":"processing"},{"name":"A","status":null}],"work_unit_count":1,"job_count":1,`+
+		`"jobs_by_status":{"processing":1,"succeeded":0,"failed":0,"splitting":0,"merging":0},"units":{"ready":0,"leased":1,"waiting":0}}`)
+	// The next job gets the next id: ids are never reused.
+	if id := s.mustCreate(t, `{"action":"word_count","inputs":["d"]}`); id != 3 {
+		t.Fatalf("next job id %d, want 3", id)
+	}
+	wantJSON(t, "POST /work by B", s.take(t, "B", "word_count"), unitJSON(4, 3, "d", 0, "word_count", 1))
+}
+
+func TestDeleteCompleteJob(t *testing.T) {
+	s := startServer(t, nil)
+	s.mustCreate(t, `{"action":"graphics_magick","inputs":["a"]}`)
+	u := decodeUnit(t, "POST /work", s.take(t, "w", "graphics_magick"))
+	wantNoContent(t, "PUT /work/1", s.report(t, u.ID, "w", "succeeded", `{"output":"x"}`, "graphics_magick"))
+	wantNoContent(t, "DELETE /jobs/1", s.do(t, "DELETE", "/jobs/1", nil))
+	wantError(t, "GET /jobs/1", s.do(t, "GET", "/jobs/1", nil), 404)
+	// A report on a unit of a deleted job is a 404, not a 409.
+	wantError(t, "PUT /work/1 again", s.report(t, 1, "w", "succeeded", `{"output":"x"}`, "graphics_magick"), 404)
+	s.statusEventually(t, `{"jobs":[],"workers":[{"name":"w","status":null}],"work_unit_count":0,"job_count":0,`+
+		`"jobs_by_status":{"processing":0,"succeeded":0,"failed":0,"splitting":0,"merging":0},"units":{"ready":0,"leased":0,"waiting":0}}`)
+}
+
+func TestMethodOverride(t *testing.T) {
+	s := startServer(t, nil)
+	for range 3 {
+		s.mustCreate(t, `{"action":"graphics_magick","inputs":["a"]}`) // job n has unit n
+	}
+	// _method=DELETE in the body, and in the query string.
+	wantNoContent(t, "POST /jobs/1 _method=DELETE", s.do(t, "POST", "/jobs/1", form("_method", "DELETE")))
+	wantError(t, "GET /jobs/1", s.do(t, "GET", "/jobs/1", nil), 404)
+	wantNoContent(t, "POST /jobs/2?_method=delete", s.do(t, "POST", "/jobs/2?_method=delete", nil))
+	wantError(t, "GET /jobs/2", s.do(t, "GET", "/jobs/2", nil), 404)
+
+	// _method=PUT: PUT /worker and PUT /work/:id.
+	wantNoContent(t, "POST /worker _method=PUT", s.do(t, "POST", "/worker", form("_method", "PUT", "name", "w")))
+	wantJSON(t, "POST /work", s.take(t, "w", "graphics_magick"), unitJSON(3, 3, "a", 0, "graphics_magick", 1))
+	wantNoContent(t, "POST /work/3?_method=PUT", s.do(t, "POST", "/work/3?_method=PUT",
+		form("status", "succeeded", "worker_name", "w", "output", `{"output":"done"}`)))
+	wantJSON(t, "GET /jobs/3", s.do(t, "GET", "/jobs/3", nil),
+		`{"id":3,"color":"2a7baf","status":"succeeded","percent_complete":100,"work_units":0,"time_taken":T,"outputs":["done"]}`)
+	wantNoContent(t, "POST /worker?_method=PUT (check-out)", s.do(t, "POST", "/worker?_method=PUT", form("name", "w", "terminated", "true")))
+
+	// Other methods are refused, and change nothing.
+	for _, m := range []string{"PATCH", "GET", "POST", "bogus"} {
+		wantError(t, "POST /jobs/3 _method="+m, s.do(t, "POST", "/jobs/3", form("_method", m)), 400)
+		wantError(t, "POST /jobs/3?_method="+m, s.do(t, "POST", "/jobs/3?_method="+m, nil), 400)
+	}
+	wantJSON(t, "GET /jobs/3", s.do(t, "GET", "/jobs/3", nil),
+		`{"id":3,"color":"2a7baf","status":"succeeded","percent_complete":100,"work_units":0,"time_taken":T,"outputs":["done"]}`)
+	// _method on a GET is not an override.
+	wantJSON(t, "GET /jobs/3?_method=DELETE", s.do(t, "GET", "/jobs/3?_method=DELETE", nil),
+		`{"id":3,"color":"2a7baf","status":"succeeded","percent_complete":100,"work_units":0,"time_taken":T,"outputs":["done"]}`)
+}
+
+func TestHeartbeatAndConsole(t *testing.T) {
+	s := startServer(t, nil)
+	r := s.do(t, "GET", "/heartbeat", nil)
+	if r.Code != 200 || r.Body != "buh-bump" {
+		t.Fatalf("GET /heartbeat = %d %q", r.Code, r.Body)
+	}
+	r = s.do(t, "GET", "/", nil)
+	if r.Code != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") || !strings.Contains(strings.ToLower(r.Body), "<html") {
+		t.Fatalf("GET / = %d %q %.200s", r.Code, r.Header.Get("Content-Type"), r.Body)
+	}
+	s.wantStatusBody(t, emptyStatus)
+}

@@ -22,7 +22,7 @@ import (
 const benchConns = 64
 
 func BenchmarkPutWorkLoop(b *testing.B) {
-	s := startServer(b, nil)
+	s := startServer(b, func(c *serverConfig) { c.forget = true })
 	inputs := make([]string, b.N+benchConns)
 	for i := range inputs {
 		inputs[i] = "input " + strconv.Itoa(i)

@@ -32,6 +32,7 @@ type serverConfig struct {
 	settings actors.Settings
 	opts     Options
 	actions  string // actions_path
+	forget   bool   // the journal keeps no records, as in production
 }
 
 // startServer starts a coordinator and its HTTP server; edit adjusts the
@@ -45,7 +46,7 @@ func startServer(t testing.TB, edit func(*serverConfig)) *testServer {
 	if edit != nil {
 		edit(&cfg)
 	}
-	journal := persistence.NewMemory(true)
+	journal := persistence.NewMemory(!cfg.forget)
 	co, err := actors.Start(cfg.settings, journal, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -71,10 +71,21 @@ type jsonError string
 func (e jsonError) Error() string { return string(e) }
 
 // unwrapOutput takes the value out of the worker's {"output": <value>}; a
-// missing output is null.
+// missing output is null. Workers send exactly that shape, so it is read
+// without reflection; any other object goes through encoding/json. The value
+// is copied: raw is only valid until the handler returns.
 func unwrapOutput(raw []byte) ([]byte, error) {
-	if len(bytes.TrimSpace(raw)) == 0 {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
 		return []byte("null"), nil
+	}
+	if v, ok := outputValue(raw); ok {
+		if bytes.ContainsAny(v, " \t\r\n") {
+			var b bytes.Buffer
+			json.Compact(&b, v) // v is valid JSON: Compact cannot fail
+			return b.Bytes(), nil
+		}
+		return append([]byte(nil), v...), nil
 	}
 	var w struct {
 		Output json.RawMessage `json:"output"`
@@ -90,6 +101,30 @@ func unwrapOutput(raw []byte) ([]byte, error) {
 		return nil, errOutput
 	}
 	return b.Bytes(), nil
+}
+
+// outputValue matches {"output":<value>} with optional spaces, and returns
+// the value when it is valid JSON.
+func outputValue(raw []byte) ([]byte, bool) {
+	const key = `"output"`
+	b, ok := bytes.CutPrefix(raw, []byte("{"))
+	if !ok {
+		return nil, false
+	}
+	if b, ok = bytes.CutPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte(key)); !ok {
+		return nil, false
+	}
+	if b, ok = bytes.CutPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte(":")); !ok {
+		return nil, false
+	}
+	if b, ok = bytes.CutSuffix(b, []byte("}")); !ok {
+		return nil, false
+	}
+	v := bytes.TrimSpace(b)
+	if len(v) == 0 || !json.Valid(v) {
+		return nil, false
+	}
+	return v, true
 }
 
 // PUT /worker: check in (name, thread_status, check_in_interval) or check

@@ -159,7 +159,7 @@ func (c *Coordinator) guard(next actor.ReceiverFunc) actor.ReceiverFunc {
 				c.log.Error("actor panic", "actor", ctx.Self().Id, "message", fmt.Sprintf("%T", env.Message),
 					"panic", v, "stack", string(debug.Stack()))
 				if r, ok := env.Message.(request); ok {
-					r.replyTo().fail(errPanic)
+					r.replyTo().internal()
 				}
 			}
 		}()

@@ -19,6 +19,7 @@ const (
 	Conflict                   // the worker does not hold that unit
 	Invalid                    // the request cannot be carried out as asked
 	Unavailable                // the coordinator could not finish in time, or its journal failed
+	Internal                   // a bug: the actor panicked
 )
 
 // Reply is the answer to one request.
@@ -50,6 +51,8 @@ func (c call) answer(r Reply) {
 }
 
 func (c call) fail(err error) { c.answer(Reply{Outcome: Unavailable, Err: err}) }
+
+func (c call) internal() { c.answer(Reply{Outcome: Internal, Err: errPanic}) }
 
 // wait blocks until the answer comes or the timeout passes.
 func (c call) wait(timeout time.Duration) Reply {

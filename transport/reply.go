@@ -56,6 +56,8 @@ func writeReply(ctx *fasthttp.RequestCtx, r actors.Reply, ok func(b []byte) []by
 		writeError(ctx, fasthttp.StatusConflict, errText(r, "conflict"))
 	case actors.Invalid:
 		badRequest(ctx, errText(r, "invalid request"))
+	case actors.Internal:
+		writeError(ctx, fasthttp.StatusInternalServerError, errText(r, "internal error"))
 	default:
 		writeError(ctx, fasthttp.StatusServiceUnavailable, errText(r, "unavailable"))
 	}

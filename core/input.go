@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 )
 
 // UnitInput turns one element of a job's inputs into a unit's input: a JSON
@@ -35,6 +36,9 @@ func SplitInputs(output []byte) ([]string, error) {
 	d.UseNumber()
 	if err := d.Decode(&v); err != nil {
 		return nil, errNotJSON
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errNotJSON // Decode stops after one value: refuse what follows it
 	}
 	var inputs []string
 	var walk func(v any) error

@@ -1,8 +1,10 @@
 package core
 
 import (
+	"cmp"
 	"container/heap"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 
@@ -71,8 +73,12 @@ type Queue struct {
 	waiting waitHeap
 	leases  ring[leaseRecord] // in lease order, for unit_timeout
 	jobs    map[int64]*QueueJob
-	owners  []ownerRange // unit id ranges of live jobs, in id order
+	owners  []ownerRange // unit id ranges of live jobs, in id order once sorted
 	dead    int          // owners entries whose job is gone
+	// unsorted is set when units arrive out of id order: a restart queues
+	// each job's units in turn, and job actors reach the dispatcher in any
+	// order. owner sorts before it searches.
+	unsorted bool
 
 	// workerSets caches the parsed worker_actions strings, which workers
 	// repeat on every request.
@@ -140,6 +146,9 @@ func (q *Queue) own(id, job int64) {
 			last.last = id
 			return
 		}
+		if id < last.first {
+			q.unsorted = true
+		}
 	}
 	q.owners = append(q.owners, ownerRange{first: id, last: id, job: job})
 }
@@ -147,6 +156,10 @@ func (q *Queue) own(id, job int64) {
 // owner finds the job a unit id belongs to, among live jobs (O(log jobs):
 // only error paths use it).
 func (q *Queue) owner(id int64) (int64, bool) {
+	if q.unsorted {
+		slices.SortFunc(q.owners, func(a, b ownerRange) int { return cmp.Compare(a.first, b.first) })
+		q.unsorted = false
+	}
 	k := sort.Search(len(q.owners), func(i int) bool { return q.owners[i].last >= id })
 	if k == len(q.owners) || q.owners[k].first > id {
 		return 0, false
@@ -285,9 +298,10 @@ func (q *Queue) makeReady(e *Entry) {
 }
 
 // Release gives a worker's units back without counting an attempt (a
-// check-out): they go to the front of their queues.
+// check-out): they go to the front of their queues, in the order given.
 func (q *Queue) Release(worker string, units []int64) {
-	for _, id := range units {
+	// Last to first, so that they keep their order at the front.
+	for _, id := range slices.Backward(units) {
 		if e := q.entries[id]; e != nil && e.state == stateLeased && e.Worker == worker {
 			q.unlease(e)
 			q.makeReady(e)

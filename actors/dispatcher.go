@@ -66,9 +66,9 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 	case *queueStats:
 		m.reply <- q.Stats()
 	case tick:
-		for _, e := range q.Tick(d.c.now()) {
-			ctx.Send(d.c.registry, &activity{worker: e.Worker, released: e.Unit})
-			d.lost(ctx, []*core.Entry{e}, "unit_timeout passed")
+		for _, x := range q.Tick(d.c.now()) {
+			ctx.Send(d.c.registry, &activity{worker: x.Worker, released: x.Entry.Unit})
+			d.lost(ctx, []*core.Entry{x.Entry}, "unit_timeout passed while "+x.Worker+" held it")
 		}
 	}
 }

@@ -324,13 +324,23 @@ func (q *Queue) Recover(worker string, units []int64) []*Entry {
 	return lost
 }
 
-// Tick moves units whose back-off is over to the front of their queues and
-// takes back leases older than unit_timeout, which it returns reported, as
-// Recover does.
-func (q *Queue) Tick(now int64) (expired []*Entry) {
+// Expired is a lease that Tick took back: the unit, reported, and the
+// worker that held it.
+type Expired struct {
+	Entry  *Entry
+	Worker string
+}
+
+// Tick moves units whose back-off is over to the front of their queues (the
+// one due first ends up first) and takes back leases older than
+// unit_timeout, which it returns reported, as Recover does.
+func (q *Queue) Tick(now int64) (expired []Expired) {
+	var due []*Entry
 	for len(q.waiting) > 0 && q.waiting[0].due <= now {
-		e := heap.Pop(&q.waiting).(*Entry)
-		q.makeReady(e)
+		due = append(due, heap.Pop(&q.waiting).(*Entry))
+	}
+	for i := len(due) - 1; i >= 0; i-- {
+		q.makeReady(due[i])
 	}
 	for q.leases.len() > 0 {
 		r := q.leases.front()
@@ -339,9 +349,10 @@ func (q *Queue) Tick(now int64) (expired []*Entry) {
 		}
 		q.leases.popFront()
 		if r.e.state == stateLeased && r.e.lease == r.lease {
+			worker := r.e.Worker
 			q.unlease(r.e)
 			r.e.state = stateReported
-			expired = append(expired, r.e)
+			expired = append(expired, Expired{Entry: r.e, Worker: worker})
 		}
 	}
 	return expired

@@ -454,7 +454,7 @@ func TestQueueRelease(t *testing.T) {
 		}
 	}
 	// The released leases' timeout records are stale.
-	if exp := q.Tick(t0 + 101*sec); len(exp) != 1 || exp[0].Unit != 3 {
+	if exp := q.Tick(t0 + 101*sec); len(exp) != 1 || exp[0].Entry.Unit != 3 {
 		t.Fatalf("Tick expired %v, want only unit 3", exp)
 	}
 }
@@ -499,7 +499,7 @@ func TestQueueUnitTimeout(t *testing.T) {
 			t.Fatalf("expired early: %v", exp)
 		}
 		exp := q.Tick(t0 + 101*sec)
-		if len(exp) != 1 || exp[0].Unit != 1 || exp[0].Worker != "" {
+		if len(exp) != 1 || exp[0].Entry.Unit != 1 || exp[0].Worker != "w1" || exp[0].Entry.Worker != "" {
 			t.Fatalf("Tick = %v, want unit 1", exp)
 		}
 		wantStats(t, q, 3, 1, 1, 0)
@@ -509,10 +509,10 @@ func TestQueueUnitTimeout(t *testing.T) {
 		if got := lease(q, "w3", "a", t0+101*sec); got != 3 {
 			t.Fatalf("an expired unit is ready before its job decided: lease %d", got)
 		}
-		if exp := q.Tick(t0 + 111*sec); len(exp) != 1 || exp[0].Unit != 2 {
+		if exp := q.Tick(t0 + 111*sec); len(exp) != 1 || exp[0].Entry.Unit != 2 {
 			t.Fatalf("Tick = %v, want unit 2", exp)
 		}
-		if exp := q.Tick(t0 + 1000*sec); len(exp) != 1 || exp[0].Unit != 3 {
+		if exp := q.Tick(t0 + 1000*sec); len(exp) != 1 || exp[0].Entry.Unit != 3 {
 			t.Fatalf("Tick = %v, want unit 3", exp)
 		}
 		wantStats(t, q, 3, 0, 0, 0)
@@ -532,7 +532,7 @@ func TestQueueUnitTimeout(t *testing.T) {
 		if e := q.Entry(1); e.Worker != "w2" || e.LeasedAt != t0+50*sec {
 			t.Fatalf("entry %+v", e)
 		}
-		if exp := q.Tick(t0 + 151*sec); len(exp) != 1 || exp[0].Unit != 1 {
+		if exp := q.Tick(t0 + 151*sec); len(exp) != 1 || exp[0].Entry.Unit != 1 {
 			t.Fatalf("Tick = %v, want unit 1", exp)
 		}
 	})

@@ -61,12 +61,13 @@ func (a *jobActor) callbackDone(ctx actor.Context, m *callbackDone) {
 	switch {
 	case m.err == nil && m.status == http.StatusCreated:
 		log.Info("callback delivered; 201 deletes the job")
-		a.commit(ctx, &core.JobDeleted{Job: a.job.ID}, nil)
+		ev, _ := a.job.Delete() // not deleted: checked above
+		a.commit(ctx, ev, nil)
 	case m.err == nil && m.status/100 == 2:
-		a.commit(ctx, &core.CallbackSettled{Job: a.job.ID, Delivered: true}, nil)
+		a.commit(ctx, a.job.SettleCallback(true), nil)
 	case m.err == nil && m.status < 500:
 		log.Warn("callback refused; not retried", "status", m.status)
-		a.commit(ctx, &core.CallbackSettled{Job: a.job.ID}, nil)
+		a.commit(ctx, a.job.SettleCallback(false), nil)
 	case m.try < a.c.set.CallbackRetries:
 		wait := a.c.set.CallbackBackoff << (m.try - 1)
 		log.Warn("callback failed; will retry", "status", m.status, "err", errText(m.err), "in", wait)
@@ -74,7 +75,7 @@ func (a *jobActor) callbackDone(ctx actor.Context, m *callbackDone) {
 		time.AfterFunc(wait, func() { root.Send(self, callbackRetry{}) })
 	default:
 		log.Error("callback failed; giving up", "status", m.status, "err", errText(m.err))
-		a.commit(ctx, &core.CallbackSettled{Job: a.job.ID}, nil)
+		a.commit(ctx, a.job.SettleCallback(false), nil)
 	}
 }
 

@@ -186,11 +186,12 @@ func (a *jobActor) effects(ctx actor.Context, fx core.Effects, lease *leaseFor) 
 // delete removes the job. The actor stops once the dispatcher and the
 // directory have let go of it, so that no message to it is lost.
 func (a *jobActor) delete(ctx actor.Context, cl call) {
-	if a.job.Deleted {
+	ev, err := a.job.Delete()
+	if err != nil {
 		cl.answer(Reply{Outcome: NotFound, Err: errNoJob})
 		return
 	}
-	a.commit(ctx, &core.JobDeleted{Job: a.job.ID}, func(err error) {
+	a.commit(ctx, ev, func(err error) {
 		if err != nil {
 			cl.fail(err)
 			return

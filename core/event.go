@@ -3,8 +3,14 @@ package core
 // Event is a durable change of a job. Events are the only way a Job changes
 // (see Job.Apply), and they carry every outside fact the change depends on
 // (ids, times, limits), so that replay rebuilds exactly the same state.
+//
+// Each event carries its place in its job's history (JobSeq: 1 for
+// JobCreated, then 2, 3, ...). A job applies only the event that follows the
+// last one it applied, so replaying a log over a snapshot skips what the
+// snapshot already holds, and a gap is detected, not silently applied.
 type Event interface {
 	JobID() int64
+	JobSeq() uint64
 }
 
 // JobCreated starts a job. Its units get the ids FirstUnit, FirstUnit+1, ...
@@ -26,6 +32,7 @@ type JobCreated struct {
 // UnitFinished records a worker's report of one attempt.
 type UnitFinished struct {
 	Job       int64
+	Seq       uint64
 	Unit      int64
 	Succeeded bool
 	Output    []byte  // the JSON value the worker reported
@@ -38,6 +45,7 @@ type UnitFinished struct {
 // died or it ran past unit_timeout): it counts as an attempt.
 type UnitLost struct {
 	Job    int64
+	Seq    uint64
 	Unit   int64
 	Reason string
 	At     int64
@@ -46,12 +54,14 @@ type UnitLost struct {
 // JobDeleted removes a job.
 type JobDeleted struct {
 	Job int64
+	Seq uint64
 }
 
 // CallbackSettled records that a job's completion callback needs no more
 // tries: delivered, or given up after callback_retries.
 type CallbackSettled struct {
 	Job       int64
+	Seq       uint64
 	Delivered bool
 }
 
@@ -60,3 +70,9 @@ func (e *UnitFinished) JobID() int64    { return e.Job }
 func (e *UnitLost) JobID() int64        { return e.Job }
 func (e *JobDeleted) JobID() int64      { return e.Job }
 func (e *CallbackSettled) JobID() int64 { return e.Job }
+
+func (e *JobCreated) JobSeq() uint64      { return 1 }
+func (e *UnitFinished) JobSeq() uint64    { return e.Seq }
+func (e *UnitLost) JobSeq() uint64        { return e.Seq }
+func (e *JobDeleted) JobSeq() uint64      { return e.Seq }
+func (e *CallbackSettled) JobSeq() uint64 { return e.Seq }

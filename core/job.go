@@ -13,6 +13,7 @@ var (
 	ErrUnknownUnit  = errors.New("no such work unit")
 	ErrUnitComplete = errors.New("work unit is already complete")
 	ErrJobDeleted   = errors.New("job was deleted")
+	ErrOutOfOrder   = errors.New("event does not follow the job's last event")
 )
 
 // IDs hands out unit ids; the shell owns the counter so that ids stay unique
@@ -51,8 +52,8 @@ type Unit struct {
 	Attempts int
 	Time     float64 // seconds the last reported attempt took
 	Output   []byte  // JSON value; kept for the final attempt only
-	// A split unit's children are units[first:end], in split order.
-	first, end int32
+	// A split unit's children are the job's units [First, End), in split order.
+	First, End int32
 }
 
 // Ready describes a unit the dispatcher should queue.
@@ -90,11 +91,12 @@ const (
 	CallbackDone                         // delivered, or given up
 )
 
-// idRange maps a run of consecutive unit ids to their place in Job.units.
-type idRange struct {
-	first int64
-	index int32
-	n     int32
+// IDRange maps a run of consecutive unit ids to their place in the job's
+// units.
+type IDRange struct {
+	First int64
+	Index int32
+	N     int32
 }
 
 // Job is one job's state: its units in all phases and its outputs.
@@ -115,11 +117,12 @@ type Job struct {
 	Outputs    []byte // the JSON array of outputs, once complete
 	Callback   CallbackState
 	Deleted    bool
+	Seq        uint64 // the JobSeq of the last event applied
 
 	// units holds the splitting units first (one per input), then the
 	// processing units in creation order, then the merging unit.
 	units     []Unit
-	ranges    []idRange
+	ranges    []IDRange
 	splits    int // number of splitting units
 	splitDone int
 	procTotal int
@@ -141,6 +144,7 @@ func NewJob(ev *JobCreated) (*Job, Effects) {
 		CreatedAt:   ev.At,
 		Color:       wire.Color(ev.Job),
 		Status:      Processing,
+		Seq:         1,
 	}
 	phase := Processing
 	if ev.Split {
@@ -161,7 +165,7 @@ func (j *Job) addUnits(first int64, inputs []string, phase Status) []Ready {
 	if len(inputs) == 0 {
 		return nil
 	}
-	j.ranges = append(j.ranges, idRange{first: first, index: int32(len(j.units)), n: int32(len(inputs))})
+	j.ranges = append(j.ranges, IDRange{First: first, Index: int32(len(j.units)), N: int32(len(inputs))})
 	ready := make([]Ready, len(inputs))
 	for i, in := range inputs {
 		id := first + int64(i)
@@ -174,15 +178,15 @@ func (j *Job) addUnits(first int64, inputs []string, phase Status) []Ready {
 // unit finds a unit by id: ranges are few (one, plus one per split) and
 // sorted, since ids only grow.
 func (j *Job) unit(id int64) (*Unit, int) {
-	k := sort.Search(len(j.ranges), func(i int) bool { return j.ranges[i].first > id }) - 1
+	k := sort.Search(len(j.ranges), func(i int) bool { return j.ranges[i].First > id }) - 1
 	if k < 0 {
 		return nil, -1
 	}
 	r := j.ranges[k]
-	if id >= r.first+int64(r.n) {
+	if id >= r.First+int64(r.N) {
 		return nil, -1
 	}
-	i := int(r.index) + int(id-r.first)
+	i := int(r.Index) + int(id-r.First)
 	return &j.units[i], i
 }
 
@@ -204,7 +208,7 @@ func (j *Job) Finish(unit int64, succeeded bool, output []byte, secs float64, no
 	if err != nil {
 		return nil, err
 	}
-	ev := &UnitFinished{Job: j.ID, Unit: unit, Succeeded: succeeded, Output: output, Time: secs, At: now}
+	ev := &UnitFinished{Job: j.ID, Seq: j.Seq + 1, Unit: unit, Succeeded: succeeded, Output: output, Time: secs, At: now}
 	children := 0
 	if succeeded && j.kind(i) == Splitting {
 		inputs, err := SplitInputs(output)
@@ -228,7 +232,20 @@ func (j *Job) Lose(unit int64, reason string, now int64) (*UnitLost, error) {
 	if _, _, err := j.incomplete(unit); err != nil {
 		return nil, err
 	}
-	return &UnitLost{Job: j.ID, Unit: unit, Reason: reason, At: now}, nil
+	return &UnitLost{Job: j.ID, Seq: j.Seq + 1, Unit: unit, Reason: reason, At: now}, nil
+}
+
+// Delete decides to delete the job.
+func (j *Job) Delete() (*JobDeleted, error) {
+	if j.Deleted {
+		return nil, ErrJobDeleted
+	}
+	return &JobDeleted{Job: j.ID, Seq: j.Seq + 1}, nil
+}
+
+// SettleCallback records the end of the completion callback's tries.
+func (j *Job) SettleCallback(delivered bool) *CallbackSettled {
+	return &CallbackSettled{Job: j.ID, Seq: j.Seq + 1, Delivered: delivered}
 }
 
 func (j *Job) incomplete(unit int64) (*Unit, int, error) {
@@ -268,6 +285,17 @@ func (j *Job) mergesAfter(u *Unit, i int, succeeded bool, children int) bool {
 // about it. It is the only code that changes a Job after NewJob, live and
 // during replay.
 func (j *Job) Apply(ev Event) (Effects, error) {
+	if ev == nil || ev.JobSeq() != j.Seq+1 {
+		return Effects{}, ErrOutOfOrder
+	}
+	fx, err := j.apply(ev)
+	if err == nil {
+		j.Seq++
+	}
+	return fx, err
+}
+
+func (j *Job) apply(ev Event) (Effects, error) {
 	var fx Effects
 	switch ev := ev.(type) {
 	case *UnitFinished:
@@ -326,7 +354,7 @@ func (j *Job) succeed(u *Unit, i int, ev *UnitFinished, fx *Effects) {
 		first := int32(len(j.units))
 		fx.Ready = append(fx.Ready, j.addUnits(ev.FirstNew, inputs, Processing)...)
 		// addUnits may have moved j.units: u is stale from here on.
-		j.units[i].first, j.units[i].end = first, int32(len(j.units))
+		j.units[i].First, j.units[i].End = first, int32(len(j.units))
 		j.procTotal += len(inputs)
 		j.splitDone++
 	case Processing:
@@ -407,7 +435,7 @@ func (j *Job) gather(b []byte) []byte {
 				add(s)
 				continue
 			}
-			for k := s.first; k < s.end; k++ {
+			for k := s.First; k < s.End; k++ {
 				add(&j.units[k])
 			}
 		}
@@ -513,7 +541,7 @@ func (j *Job) LastUnit() int64 {
 		return 0
 	}
 	r := j.ranges[len(j.ranges)-1]
-	return r.first + int64(r.n) - 1
+	return r.First + int64(r.N) - 1
 }
 
 // String names the job in logs.

@@ -431,9 +431,9 @@ func TestReplayStepByStep(t *testing.T) {
 	}
 	a.do("ok", 20, `"merged"`, tick())
 	check(at)
-	a.apply(&CallbackSettled{Job: 42, Delivered: true})
+	a.apply(a.job.SettleCallback(true))
 	check(at)
-	a.apply(&JobDeleted{Job: 42})
+	a.apply(&JobDeleted{Job: 42, Seq: a.job.Seq + 1})
 	check(at)
 	if want := [][2]int64{{2, 10}, {5, 12}, {3, 17}, {1, 20}}; !reflect.DeepEqual(a.ids.calls, want) {
 		t.Fatalf("reservations %v, want %v", a.ids.calls, want)
@@ -739,16 +739,21 @@ func TestErrorsChangeNothing(t *testing.T) {
 		{"split output not JSON", func(r *run) error { _, err := r.job.Finish(2, true, []byte(`["a",`), 0, t0, r.ids); return err }, errNotJSON},
 		{"split output with trailing data", func(r *run) error { _, err := r.job.Finish(2, true, []byte(`["a"] ["b"]`), 0, t0, r.ids); return err }, errNotJSON},
 		{"apply finished to complete unit", func(r *run) error {
-			_, err := r.job.Apply(&UnitFinished{Job: 2, Unit: 10, Succeeded: true, Output: []byte("1")})
+			_, err := r.job.Apply(&UnitFinished{Job: 2, Seq: r.job.Seq + 1, Unit: 10, Succeeded: true, Output: []byte("1")})
 			return err
 		}, ErrUnitComplete},
 		{"apply finished to unknown unit", func(r *run) error {
-			_, err := r.job.Apply(&UnitFinished{Job: 2, Unit: 77, Succeeded: true, Output: []byte("1")})
+			_, err := r.job.Apply(&UnitFinished{Job: 2, Seq: r.job.Seq + 1, Unit: 77, Succeeded: true, Output: []byte("1")})
 			return err
 		}, ErrUnknownUnit},
-		{"apply lost to complete unit", func(r *run) error { _, err := r.job.Apply(&UnitLost{Job: 2, Unit: 1, Reason: "x"}); return err }, ErrUnitComplete},
+		{"apply lost to complete unit", func(r *run) error { _, err := r.job.Apply(&UnitLost{Job: 2, Seq: r.job.Seq + 1, Unit: 1, Reason: "x"}); return err }, ErrUnitComplete},
 		{"apply created", func(r *run) error { _, err := r.job.Apply(&JobCreated{Job: 2}); return err }, nil},
 		{"apply nil event", func(r *run) error { _, err := r.job.Apply(nil); return err }, nil},
+		{"apply an event twice", func(r *run) error { _, err := r.job.Apply(r.events[len(r.events)-1]); return err }, ErrOutOfOrder},
+		{"apply an event from the future", func(r *run) error {
+			_, err := r.job.Apply(&UnitLost{Job: 2, Seq: r.job.Seq + 2, Unit: 2, Reason: "x"})
+			return err
+		}, ErrOutOfOrder},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -766,7 +771,7 @@ func TestErrorsChangeNothing(t *testing.T) {
 
 	t.Run("deleted job", func(t *testing.T) {
 		r := setup(t)
-		fx := r.apply(&JobDeleted{Job: 2})
+		fx := r.apply(&JobDeleted{Job: 2, Seq: r.job.Seq + 1})
 		if want := (Effects{Deleted: true, Drop: []int64{2, 11}}); !reflect.DeepEqual(fx, want) {
 			t.Fatalf("delete effects %+v, want %+v", fx, want)
 		}
@@ -778,9 +783,9 @@ func TestErrorsChangeNothing(t *testing.T) {
 				return err
 			},
 			"lose":         func() error { _, err := r.job.Lose(2, "x", t0); return err },
-			"apply finish": func() error { _, err := r.job.Apply(&UnitFinished{Job: 2, Unit: 11, Succeeded: true}); return err },
-			"apply lost":   func() error { _, err := r.job.Apply(&UnitLost{Job: 2, Unit: 11}); return err },
-			"delete again": func() error { _, err := r.job.Apply(&JobDeleted{Job: 2}); return err },
+			"apply finish": func() error { _, err := r.job.Apply(&UnitFinished{Job: 2, Seq: r.job.Seq + 1, Unit: 11, Succeeded: true}); return err },
+			"apply lost":   func() error { _, err := r.job.Apply(&UnitLost{Job: 2, Seq: r.job.Seq + 1, Unit: 11}); return err },
+			"delete again": func() error { _, err := r.job.Apply(&JobDeleted{Job: 2, Seq: r.job.Seq + 1}); return err },
 		}
 		for name, call := range calls {
 			if err := call(); !errors.Is(err, ErrJobDeleted) {
@@ -822,7 +827,7 @@ func TestJobDeleted(t *testing.T) {
 			ev.At = t0
 			r, _ := start(t, &ev, int64(len(ev.Inputs))+1)
 			tt.script(r)
-			fx := r.apply(&JobDeleted{Job: 1})
+			fx := r.apply(&JobDeleted{Job: 1, Seq: r.job.Seq + 1})
 			if want := (Effects{Deleted: true, Drop: tt.drop}); !reflect.DeepEqual(fx, want) {
 				t.Fatalf("effects %+v, want %+v", fx, want)
 			}
@@ -858,7 +863,7 @@ func TestCallbackState(t *testing.T) {
 			if tt.url == "" {
 				continue // no callback, so nothing settles it
 			}
-			fx := r.apply(&CallbackSettled{Job: 1, Delivered: ok})
+			fx := r.apply(r.job.SettleCallback(ok))
 			if r.job.Callback != tt.settled || !reflect.DeepEqual(fx, Effects{}) {
 				t.Errorf("%q ok=%v: settled: callback %d, effects %+v", tt.url, ok, r.job.Callback, fx)
 			}

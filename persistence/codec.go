@@ -62,6 +62,7 @@ func Encode(b []byte, ev core.Event) []byte {
 	case *core.UnitFinished:
 		b = append(b, recUnitFinished)
 		b = binary.AppendUvarint(b, uint64(ev.Job))
+		b = binary.AppendUvarint(b, ev.Seq)
 		b = binary.AppendUvarint(b, uint64(ev.Unit))
 		b = appendBool(b, ev.Succeeded)
 		b = appendBytes(b, ev.Output)
@@ -71,15 +72,18 @@ func Encode(b []byte, ev core.Event) []byte {
 	case *core.UnitLost:
 		b = append(b, recUnitLost)
 		b = binary.AppendUvarint(b, uint64(ev.Job))
+		b = binary.AppendUvarint(b, ev.Seq)
 		b = binary.AppendUvarint(b, uint64(ev.Unit))
 		b = appendString(b, ev.Reason)
 		b = binary.AppendVarint(b, ev.At)
 	case *core.JobDeleted:
 		b = append(b, recJobDeleted)
 		b = binary.AppendUvarint(b, uint64(ev.Job))
+		b = binary.AppendUvarint(b, ev.Seq)
 	case *core.CallbackSettled:
 		b = append(b, recCallbackSettled)
 		b = binary.AppendUvarint(b, uint64(ev.Job))
+		b = binary.AppendUvarint(b, ev.Seq)
 		b = appendBool(b, ev.Delivered)
 	default:
 		panic(fmt.Sprintf("persistence: cannot encode %T", ev))
@@ -231,14 +235,14 @@ func Decode(rec []byte) (core.Event, error) {
 		e.At = d.varint()
 		ev = e
 	case recUnitFinished:
-		ev = &core.UnitFinished{Job: d.id(), Unit: d.id(), Succeeded: d.bool(), Output: d.bytes(),
+		ev = &core.UnitFinished{Job: d.id(), Seq: d.uvarint(), Unit: d.id(), Succeeded: d.bool(), Output: d.bytes(),
 			Time: d.float(), FirstNew: d.id(), At: d.varint()}
 	case recUnitLost:
-		ev = &core.UnitLost{Job: d.id(), Unit: d.id(), Reason: d.string(), At: d.varint()}
+		ev = &core.UnitLost{Job: d.id(), Seq: d.uvarint(), Unit: d.id(), Reason: d.string(), At: d.varint()}
 	case recJobDeleted:
-		ev = &core.JobDeleted{Job: d.id()}
+		ev = &core.JobDeleted{Job: d.id(), Seq: d.uvarint()}
 	case recCallbackSettled:
-		ev = &core.CallbackSettled{Job: d.id(), Delivered: d.bool()}
+		ev = &core.CallbackSettled{Job: d.id(), Seq: d.uvarint(), Delivered: d.bool()}
 	default:
 		return nil, fmt.Errorf("unknown record type %d", rec[0])
 	}

@@ -1,0 +1,193 @@
+package persistence
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/documentcloud/crowd/core"
+)
+
+// Snapshot bodies: what a snapshot file holds inside its own checksum. The
+// coordinator's state is its id counters and every job's core.JobState; the
+// jobs are encoded one by one (each by its own actor) and then joined.
+
+const snapshotVersion = 1
+
+// AppendJob appends the binary form of one job's state.
+func AppendJob(b []byte, s *core.JobState) []byte {
+	b = binary.AppendUvarint(b, uint64(s.ID))
+	b = appendString(b, s.Action)
+	var flags byte
+	if s.Split {
+		flags |= 1
+	}
+	if s.Merge {
+		flags |= 2
+	}
+	if s.Email != nil {
+		flags |= 4
+	}
+	if s.Failed {
+		flags |= 8
+	}
+	b = append(b, flags, byte(s.Status), byte(s.Callback))
+	b = appendBytes(b, s.Options)
+	b = appendString(b, s.CallbackURL)
+	if s.Email != nil {
+		b = appendString(b, *s.Email)
+	}
+	b = binary.AppendUvarint(b, uint64(s.MaxAttempts))
+	b = binary.AppendVarint(b, s.CreatedAt)
+	b = binary.AppendVarint(b, s.FinishedAt)
+	b = appendBytes(b, s.Outputs)
+	b = binary.AppendUvarint(b, s.Seq)
+	for _, n := range []int{s.Splits, s.SplitDone, s.ProcTotal, s.ProcDone} {
+		b = binary.AppendUvarint(b, uint64(n))
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Ranges)))
+	for _, r := range s.Ranges {
+		b = binary.AppendUvarint(b, uint64(r.First))
+		b = binary.AppendUvarint(b, uint64(r.Index))
+		b = binary.AppendUvarint(b, uint64(r.N))
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Units)))
+	for i := range s.Units {
+		u := &s.Units[i]
+		b = binary.AppendUvarint(b, uint64(u.ID))
+		b = appendString(b, u.Input)
+		b = append(b, byte(u.Status))
+		b = binary.AppendUvarint(b, uint64(u.Attempts))
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(u.Time))
+		b = appendBytes(b, u.Output)
+		b = binary.AppendUvarint(b, uint64(u.First))
+		b = binary.AppendUvarint(b, uint64(u.End))
+	}
+	return b
+}
+
+// EncodeSnapshot joins the id counters and the encoded jobs into a
+// snapshot body.
+func EncodeSnapshot(lastJob, lastUnit int64, jobs [][]byte) []byte {
+	n := 32
+	for _, j := range jobs {
+		n += len(j) + binary.MaxVarintLen64
+	}
+	b := make([]byte, 0, n)
+	b = append(b, snapshotVersion)
+	b = binary.AppendUvarint(b, uint64(lastJob))
+	b = binary.AppendUvarint(b, uint64(lastUnit))
+	b = binary.AppendUvarint(b, uint64(len(jobs)))
+	for _, j := range jobs {
+		b = appendBytes(b, j)
+	}
+	return b
+}
+
+// DecodeSnapshot parses a snapshot body.
+func DecodeSnapshot(data []byte) (lastJob, lastUnit int64, jobs []core.JobState, err error) {
+	if len(data) == 0 || data[0] != snapshotVersion {
+		return 0, 0, nil, errors.New("snapshot: unknown version")
+	}
+	d := &decoder{b: data[1:]}
+	lastJob, lastUnit = d.id(), d.id()
+	n := d.count()
+	jobs = make([]core.JobState, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		jd := &decoder{b: d.bytesNoCopy()}
+		s := decodeJob(jd)
+		if jd.err == nil && len(jd.b) != 0 {
+			jd.fail(errors.New("trailing bytes"))
+		}
+		if jd.err != nil {
+			return 0, 0, nil, fmt.Errorf("snapshot: job %d of %d: %w", i+1, n, jd.err)
+		}
+		jobs = append(jobs, s)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(errors.New("trailing bytes"))
+	}
+	if d.err != nil {
+		return 0, 0, nil, fmt.Errorf("snapshot: %w", d.err)
+	}
+	return lastJob, lastUnit, jobs, nil
+}
+
+func decodeJob(d *decoder) core.JobState {
+	s := core.JobState{ID: d.id(), Action: d.string()}
+	flags := d.byte()
+	if flags&^15 != 0 {
+		d.fail(errors.New("bad flags"))
+	}
+	s.Split, s.Merge, s.Failed = flags&1 != 0, flags&2 != 0, flags&8 != 0
+	s.Status, s.Callback = core.Status(d.byte()), core.CallbackState(d.byte())
+	s.Options = d.bytes()
+	s.CallbackURL = d.string()
+	if flags&4 != 0 {
+		email := d.string()
+		s.Email = &email
+	}
+	s.MaxAttempts = d.int()
+	s.CreatedAt, s.FinishedAt = d.varint(), d.varint()
+	s.Outputs = d.bytes()
+	if len(s.Outputs) == 0 {
+		s.Outputs = nil // incomplete jobs have none
+	}
+	s.Seq = d.uvarint()
+	s.Splits, s.SplitDone, s.ProcTotal, s.ProcDone = d.int(), d.int(), d.int(), d.int()
+	if n := d.count(); n > 0 {
+		s.Ranges = make([]core.IDRange, n)
+	}
+	for i := range s.Ranges {
+		s.Ranges[i] = core.IDRange{First: d.id(), Index: d.int32(), N: d.int32()}
+	}
+	if n := d.count(); n > 0 {
+		s.Units = make([]core.Unit, n)
+	}
+	for i := range s.Units {
+		u := &s.Units[i]
+		u.ID, u.Input = d.id(), d.string()
+		u.Status, u.Attempts = core.Status(d.byte()), d.int()
+		u.Time = d.float()
+		if u.Output = d.bytes(); len(u.Output) == 0 {
+			u.Output = nil
+		}
+		u.First, u.End = d.int32(), d.int32()
+	}
+	return s
+}
+
+// count reads a length that must not exceed the bytes left (every element
+// takes at least one byte), so a damaged length cannot allocate wildly.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail(errTruncated)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) int() int {
+	v := d.uvarint()
+	if v > math.MaxInt32 {
+		d.fail(errors.New("number out of range"))
+		return 0
+	}
+	return int(v)
+}
+
+func (d *decoder) int32() int32 { return int32(d.int()) }
+
+// bytesNoCopy reads a length-prefixed field without copying it.
+func (d *decoder) bytesNoCopy() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail(errTruncated)
+		return nil
+	}
+	p := d.b[:n]
+	d.b = d.b[n:]
+	return p
+}

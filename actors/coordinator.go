@@ -257,26 +257,10 @@ func (c *Coordinator) WorkerUnit(name string) Reply {
 	return c.ask(c.registry, &workerUnit{name: name, call: cl}, cl)
 }
 
-// WorkerStatus is a live worker as /status lists it.
-type WorkerStatus struct {
-	Name   string
-	Status string // the display status of the unit it holds; "" for none
-}
-
-// StatusView is GET /status.
-type StatusView struct {
-	Jobs          []wire.Job     // the oldest incomplete jobs, up to Settings.StatusJobs
-	JobCount      int            // every incomplete job
-	JobsByStatus  map[string]int // every job, by status
-	Workers       []WorkerStatus
-	WorkUnitCount int // incomplete units
-	Units         core.QueueStats
-}
-
 // Status is GET /status. It asks the directory for the incomplete jobs, then
 // every listed job for its view, all at once.
-func (c *Coordinator) Status() (StatusView, error) {
-	var v StatusView
+func (c *Coordinator) Status() (wire.Status, error) {
+	var v wire.Status
 	timeout := time.NewTimer(c.set.RequestTimeout)
 	defer timeout.Stop()
 	lj := &listJobs{limit: c.set.StatusJobs, reply: make(chan jobList, 1)}
@@ -292,7 +276,7 @@ func (c *Coordinator) Status() (StatusView, error) {
 	for _, pid := range list.pids {
 		c.sys.Root.Send(pid, &viewJob{reply: views})
 	}
-	lw := &listWorkers{reply: make(chan []WorkerStatus, 1)}
+	lw := &listWorkers{reply: make(chan []wire.Worker, 1)}
 	c.sys.Root.Send(c.registry, lw)
 	qs := &queueStats{reply: make(chan core.QueueStats, 1)}
 	c.sys.Root.Send(c.dispatcher, qs)
@@ -313,11 +297,12 @@ func (c *Coordinator) Status() (StatusView, error) {
 		return v, errTimeout
 	}
 	select {
-	case v.Units = <-qs.reply:
+	case q := <-qs.reply:
+		v.WorkUnitCount = q.Incomplete
+		v.Units = wire.UnitCounts{Ready: q.Ready, Leased: q.Leased, Waiting: q.Waiting}
 	case <-timeout.C:
 		return v, errTimeout
 	}
-	v.WorkUnitCount = v.Units.Incomplete
 	return v, nil
 }
 

@@ -37,6 +37,12 @@ func (d *directory) Receive(ctx actor.Context) {
 		delete(d.children, m.id)
 		d.index.Remove(m.id)
 		ctx.Send(m.from, jobForgotten{})
+	case *allJobs:
+		pids := make([]*actor.PID, 0, len(d.children))
+		for _, pid := range d.children {
+			pids = append(pids, pid)
+		}
+		m.reply <- pids
 	case *listJobs:
 		ids, total := d.index.Incomplete(m.limit)
 		list := jobList{total: total, counts: make(map[string]int)}

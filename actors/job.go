@@ -5,6 +5,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/documentcloud/crowd/core"
+	"github.com/documentcloud/crowd/persistence"
 	"github.com/documentcloud/crowd/wire"
 )
 
@@ -50,6 +51,13 @@ func (a *jobActor) Receive(ctx actor.Context) {
 		m.reply <- a.job.View(a.c.now())
 	case *deleteJob:
 		a.delete(ctx, m.call)
+	case *snapshotJob:
+		if a.job.Deleted {
+			m.reply <- nil
+			return
+		}
+		st := a.job.State()
+		m.reply <- persistence.AppendJob(nil, &st)
 	case *callbackDone:
 		a.callbackDone(ctx, m)
 	case callbackRetry:

@@ -153,9 +153,11 @@ type (
 		total  int            // incomplete jobs
 		counts map[string]int // jobs by status name
 	}
-	listWorkers struct{ reply chan []WorkerStatus }
+	listWorkers struct{ reply chan []wire.Worker }
 	queueStats  struct{ reply chan core.QueueStats }
 	viewJob     struct {
 		reply chan wire.Job
 	}
+	allJobs     struct{ reply chan []*actor.PID }
+	snapshotJob struct{ reply chan []byte } // the job's encoded state; nil once deleted
 )

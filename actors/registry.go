@@ -3,6 +3,7 @@ package actors
 import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/documentcloud/crowd/core"
+	"github.com/documentcloud/crowd/wire"
 )
 
 // registry owns the worker registry: liveness, and the units each worker
@@ -43,7 +44,7 @@ func (r *registry) Receive(ctx actor.Context) {
 		ctx.Send(r.c.dispatcher, m)
 	case *listWorkers:
 		alive := r.reg.Alive(r.c.now())
-		list := make([]WorkerStatus, len(alive))
+		list := make([]wire.Worker, len(alive))
 		for i, w := range alive {
 			list[i].Name = w.Name
 			if len(w.Units) > 0 {

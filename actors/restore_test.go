@@ -97,7 +97,7 @@ func TestRestoreRebuildsWhatTheJournalHolds(t *testing.T) {
 		t.Fatalf("live jobs %v: want 1,2,3,5 (4 deleted)", slices.Sorted(maps.Keys(live)))
 	}
 
-	state, err := Restore(journal)
+	state, err := Restore(journal, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

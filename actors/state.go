@@ -24,29 +24,52 @@ type State struct {
 	Jobs     map[int64]*core.Job
 	LastJob  int64 // the highest job id ever given, deleted jobs included
 	LastUnit int64
+
+	// snapshotJob: every job up to this id is in the snapshot the state
+	// started from, unless it was deleted before it.
+	snapshotJob int64
 }
 
 // NewState returns the state of an empty journal.
 func NewState() *State { return &State{Jobs: make(map[int64]*core.Job)} }
 
-// Apply applies one journal event, exactly as the job actors did live.
+// StateFromSnapshot starts a state from a snapshot's contents.
+func StateFromSnapshot(lastJob, lastUnit int64, jobs []core.JobState) *State {
+	s := &State{Jobs: make(map[int64]*core.Job, len(jobs)), LastJob: lastJob, LastUnit: lastUnit, snapshotJob: lastJob}
+	for _, js := range jobs {
+		s.Jobs[js.ID] = core.RestoreJob(js)
+	}
+	return s
+}
+
+// Apply applies one journal event, exactly as the job actors did live. An
+// event the snapshot already holds (by its job's sequence number), or one
+// of a job deleted before the snapshot, is skipped.
 func (s *State) Apply(ev core.Event) error {
-	if ev, ok := ev.(*core.JobCreated); ok {
-		if _, dup := s.Jobs[ev.Job]; dup || ev.Job <= s.LastJob {
-			return fmt.Errorf("job %d created twice", ev.Job)
+	id := ev.JobID()
+	j := s.Jobs[id]
+	if j == nil {
+		if id <= s.snapshotJob {
+			return nil
 		}
-		j, _ := core.NewJob(ev)
-		s.Jobs[ev.Job] = j
-		s.LastJob = ev.Job
+		created, ok := ev.(*core.JobCreated)
+		if !ok {
+			return fmt.Errorf("event for unknown job %d", id)
+		}
+		if id <= s.LastJob {
+			return fmt.Errorf("job %d created twice", id)
+		}
+		j, _ = core.NewJob(created)
+		s.Jobs[id] = j
+		s.LastJob = id
 		s.LastUnit = max(s.LastUnit, j.LastUnit())
 		return nil
 	}
-	j := s.Jobs[ev.JobID()]
-	if j == nil {
-		return fmt.Errorf("event for unknown job %d", ev.JobID())
+	if ev.JobSeq() <= j.Seq {
+		return nil
 	}
 	if _, err := j.Apply(ev); err != nil {
-		return fmt.Errorf("%v: %w", j, err)
+		return fmt.Errorf("%v: event %d: %w", j, ev.JobSeq(), err)
 	}
 	s.LastUnit = max(s.LastUnit, j.LastUnit())
 	if j.Deleted {
@@ -55,9 +78,12 @@ func (s *State) Apply(ev core.Event) error {
 	return nil
 }
 
-// Restore replays a journal into a State.
-func Restore(j persistence.Journal) (*State, error) {
-	s := NewState()
+// Restore replays a journal into a State (an empty one, or one made from
+// a snapshot).
+func Restore(j persistence.Journal, s *State) (*State, error) {
+	if s == nil {
+		s = NewState()
+	}
 	if err := j.Replay(s.Apply); err != nil {
 		return nil, fmt.Errorf("actors: replay: %w", err)
 	}

@@ -142,3 +142,77 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// Status is GET /status: CloudCrowd's three keys, then counts that stay
+// true when the job list is capped.
+type Status struct {
+	Jobs          []Job          `json:"jobs"`
+	Workers       []Worker       `json:"workers"`
+	WorkUnitCount int            `json:"work_unit_count"` // incomplete units
+	JobCount      int            `json:"job_count"`       // incomplete jobs, listed or not
+	JobsByStatus  map[string]int `json:"jobs_by_status"`
+	Units         UnitCounts     `json:"units"`
+}
+
+// Worker is a live worker; Status is the display status of the unit it
+// holds, "" (null in JSON) when it holds none.
+type Worker struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+// UnitCounts counts incomplete units by where they are.
+type UnitCounts struct {
+	Ready   int `json:"ready"`
+	Leased  int `json:"leased"`
+	Waiting int `json:"waiting"` // backing off after a failed attempt
+}
+
+// statusNames orders jobs_by_status.
+var statusNames = []string{"processing", "succeeded", "failed", "splitting", "merging"}
+
+// AppendJSON appends the status document to b.
+func (s *Status) AppendJSON(b []byte) []byte {
+	b = append(b, `{"jobs":[`...)
+	for i := range s.Jobs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = s.Jobs[i].AppendJSON(b)
+	}
+	b = append(b, `],"workers":[`...)
+	for i, w := range s.Workers {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = AppendString(b, w.Name)
+		b = append(b, `,"status":`...)
+		if w.Status == "" {
+			b = append(b, "null"...)
+		} else {
+			b = AppendString(b, w.Status)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `],"work_unit_count":`...)
+	b = strconv.AppendInt(b, int64(s.WorkUnitCount), 10)
+	b = append(b, `,"job_count":`...)
+	b = strconv.AppendInt(b, int64(s.JobCount), 10)
+	b = append(b, `,"jobs_by_status":{`...)
+	for i, name := range statusNames {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, name)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(s.JobsByStatus[name]), 10)
+	}
+	b = append(b, `},"units":{"ready":`...)
+	b = strconv.AppendInt(b, int64(s.Units.Ready), 10)
+	b = append(b, `,"leased":`...)
+	b = strconv.AppendInt(b, int64(s.Units.Leased), 10)
+	b = append(b, `,"waiting":`...)
+	b = strconv.AppendInt(b, int64(s.Units.Waiting), 10)
+	return append(b, "}}"...)
+}

@@ -38,11 +38,13 @@ func (d *directory) Receive(ctx actor.Context) {
 		d.index.Remove(m.id)
 		ctx.Send(m.from, jobForgotten{})
 	case *allJobs:
-		pids := make([]*actor.PID, 0, len(d.children))
+		// The directory alone gives job ids, and spawns the job at once:
+		// the counter read here matches the children.
+		set := jobSet{pids: make([]*actor.PID, 0, len(d.children)), lastJob: d.c.ids.job.Load()}
 		for _, pid := range d.children {
-			pids = append(pids, pid)
+			set.pids = append(set.pids, pid)
 		}
-		m.reply <- pids
+		m.reply <- set
 	case *listJobs:
 		ids, total := d.index.Incomplete(m.limit)
 		list := jobList{total: total, counts: make(map[string]int)}

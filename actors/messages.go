@@ -158,6 +158,10 @@ type (
 	viewJob     struct {
 		reply chan wire.Job
 	}
-	allJobs     struct{ reply chan []*actor.PID }
+	allJobs struct{ reply chan jobSet }
+	jobSet  struct {
+		pids    []*actor.PID
+		lastJob int64 // every job up to it is in pids, or was deleted
+	}
 	snapshotJob struct{ reply chan []byte } // the job's encoded state; nil once deleted
 )

@@ -47,8 +47,22 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	for _, p := range catalog.Problems() {
 		log.Warn("action skipped", "err", p)
 	}
-	journal := persistence.NewMemory(false)
-	log.Warn("the journal is in memory: state does not survive a restart yet")
+	mode, err := persistence.ParseSyncMode(cfg.Fsync)
+	if err != nil {
+		return err
+	}
+	wal, err := persistence.OpenWAL(persistence.WALOptions{Dir: cfg.DataDir, Sync: mode, Interval: cfg.FsyncInterval, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer wal.Close()
+	start := time.Now()
+	state, gen, err := actors.Load(cfg.DataDir, wal)
+	if err != nil {
+		return err
+	}
+	log.Info("state restored", "data_dir", cfg.DataDir, "jobs", len(state.Jobs), "snapshot", gen,
+		"took", time.Since(start).Round(time.Millisecond))
 
 	co, err := actors.Start(actors.Settings{
 		WorkUnitRetries: cfg.WorkUnitRetries,
@@ -57,10 +71,17 @@ func runServer(ctx context.Context, cfg config.Config) error {
 		UnitTimeout:     cfg.UnitTimeout,
 		CallbackRetries: cfg.CallbackRetries,
 		Logger:          log,
-	}, journal, nil)
+	}, wal, state)
 	if err != nil {
 		return err
 	}
+	snap := &actors.Snapshotter{Coordinator: co, Log: wal, Dir: cfg.DataDir,
+		Every: uint64(cfg.SnapshotEvery), Bytes: snapshotBytes, Logger: log}
+	snap.SetGeneration(gen)
+	snapCtx, stopSnapshots := context.WithCancel(ctx)
+	snapshots := make(chan struct{})
+	go func() { snap.Run(snapCtx); close(snapshots) }()
+
 	srv := transport.New(transport.Options{
 		Coordinator: co,
 		Catalog:     catalog,
@@ -73,7 +94,7 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("crowd coordinator listening", "addr", ln.Addr().String(), "actions", catalog.Names())
+	log.Info("crowd coordinator listening", "addr", ln.Addr().String(), "fsync", mode.String(), "actions", catalog.Names())
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -84,17 +105,28 @@ func runServer(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// Stop taking requests and answer those in flight, then snapshot what
+	// they changed, so that the next start replays only the snapshot.
 	log.Info("shutting down")
 	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
 		log.Error("http shutdown", "err", err)
 	}
+	stopSnapshots()
+	<-snapshots
+	if err := snap.Take(); err != nil {
+		log.Error("final snapshot", "err", err)
+	}
 	if err := co.Stop(shutdown); err != nil {
 		log.Error("actors stop", "err", err)
 	}
-	return journal.Close()
+	return wal.Close()
 }
+
+// snapshotBytes is the log size that calls for a snapshot whatever the
+// record count.
+const snapshotBytes = 256 << 20
 
 // login is the Basic auth login, or "" when authentication is off.
 func login(cfg config.Config) string {

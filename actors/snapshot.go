@@ -1,0 +1,154 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/documentcloud/crowd/persistence"
+)
+
+// SnapshotBody collects every job's state, each encoded by its own actor,
+// into a snapshot body. Jobs keep working meanwhile: each job's state holds
+// its sequence number, so replay skips what a state already has.
+func (c *Coordinator) SnapshotBody() ([]byte, error) {
+	timeout := time.NewTimer(5 * c.set.RequestTimeout)
+	defer timeout.Stop()
+	aj := &allJobs{reply: make(chan jobSet, 1)}
+	c.sys.Root.Send(c.directory, aj)
+	var set jobSet
+	select {
+	case set = <-aj.reply:
+	case <-timeout.C:
+		return nil, errTimeout
+	}
+	replies := make(chan []byte, len(set.pids))
+	for _, pid := range set.pids {
+		c.sys.Root.Send(pid, &snapshotJob{reply: replies})
+	}
+	parts := make([][]byte, 0, len(set.pids))
+	for range set.pids {
+		select {
+		case p := <-replies:
+			if p != nil {
+				parts = append(parts, p)
+			}
+		case <-timeout.C:
+			return nil, errTimeout
+		}
+	}
+	// The unit counter is read last, so it covers every unit the states
+	// hold; units made later are in the log's events.
+	return persistence.EncodeSnapshot(set.lastJob, c.ids.unit.Load(), parts), nil
+}
+
+// Load rebuilds the state a data dir holds: its newest snapshot, then every
+// record of the log (those the snapshot holds are skipped). It returns the
+// snapshot's generation, 0 if there was none.
+func Load(dir string, log persistence.Journal) (*State, uint64, error) {
+	gen, _, data, err := persistence.LoadSnapshot(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	var s *State
+	if data != nil {
+		lastJob, lastUnit, jobs, err := persistence.DecodeSnapshot(data)
+		if err != nil {
+			return nil, 0, fmt.Errorf("snapshot %d in %s: %w", gen, dir, err)
+		}
+		s = StateFromSnapshot(lastJob, lastUnit, jobs)
+	} else if f, ok := log.(interface{ FirstIndex() uint64 }); ok && f.FirstIndex() > 1 {
+		return nil, 0, fmt.Errorf("the log in %s starts at record %d, but no snapshot holds the records before it", dir, f.FirstIndex())
+	}
+	s, err = Restore(log, s)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s, gen, nil
+}
+
+// Log is a journal that snapshots can trim: the write-ahead log.
+type Log interface {
+	persistence.Journal
+	// Barrier waits until every record appended so far is on disk and
+	// returns the index of the last one.
+	Barrier() (uint64, error)
+	// TruncateFront drops the records before index.
+	TruncateFront(index uint64) error
+	Stats() persistence.WALStats
+}
+
+// Snapshotter writes snapshots of the coordinator into the log's folder and
+// trims the log behind them, so that the log and the restart time stay
+// bounded.
+type Snapshotter struct {
+	Coordinator *Coordinator
+	Log         Log
+	Dir         string
+	Every       uint64 // records between snapshots
+	Bytes       int64  // or log bytes on disk, whichever comes first
+	Logger      *slog.Logger
+
+	mu       sync.Mutex
+	gen      uint64 // of the newest snapshot
+	lastSnap uint64 // Log.Stats().Records when it was taken
+}
+
+// SetGeneration continues the numbering after the snapshot loaded at start.
+func (s *Snapshotter) SetGeneration(gen uint64) { s.gen = gen }
+
+// Take writes a snapshot now: everything journaled so far is in it, and the
+// log before it is dropped.
+func (s *Snapshotter) Take() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	start := time.Now()
+	records := s.Log.Stats().Records
+	index, err := s.Log.Barrier()
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	body, err := s.Coordinator.SnapshotBody()
+	if err != nil {
+		return fmt.Errorf("snapshot: collect: %w", err)
+	}
+	if err := persistence.WriteSnapshot(s.Dir, s.gen+1, index, body); err != nil {
+		return err
+	}
+	s.gen++
+	s.lastSnap = records
+	if err := s.Log.TruncateFront(index + 1); err != nil {
+		return fmt.Errorf("snapshot: trim the log: %w", err)
+	}
+	s.Logger.Info("snapshot written", "generation", s.gen, "log_index", index, "bytes", len(body), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// due reports whether enough was journaled since the last snapshot.
+func (s *Snapshotter) due() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.Log.Stats()
+	return (s.Every > 0 && st.Records-s.lastSnap >= s.Every) || (s.Bytes > 0 && st.BytesOnDisk >= s.Bytes)
+}
+
+// Run takes a snapshot whenever one is due, until ctx ends.
+func (s *Snapshotter) Run(ctx context.Context) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if s.due() {
+				if err := s.Take(); err != nil && !errors.Is(err, context.Canceled) {
+					s.Logger.Error("snapshot failed", "err", err)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,268 @@
+package actors
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/documentcloud/crowd/persistence"
+)
+
+func openWAL(t testing.TB, dir string) *persistence.WAL {
+	t.Helper()
+	w, err := persistence.OpenWAL(persistence.WALOptions{Dir: dir, SegmentSize: 64 << 10,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// durable is a coordinator on a real write-ahead log in dir.
+type durable struct {
+	c    *Coordinator
+	wal  *persistence.WAL
+	snap *Snapshotter
+}
+
+func startDurable(t testing.TB, dir string) *durable {
+	t.Helper()
+	w := openWAL(t, dir)
+	state, gen, err := Load(dir, w)
+	if err != nil {
+		w.Close()
+		t.Fatal(err)
+	}
+	c, err := Start(Settings{WorkUnitRetries: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, w, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Snapshotter{Coordinator: c, Log: w, Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s.SetGeneration(gen)
+	return &durable{c: c, wal: w, snap: s}
+}
+
+func (d *durable) stop(t testing.TB) {
+	t.Helper()
+	if err := d.c.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.wal.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// jobsJSON is every job's JSON, time_taken aside, for comparing states.
+func jobsJSON(t testing.TB, c *Coordinator, upTo int64) map[int64]string {
+	t.Helper()
+	out := map[int64]string{}
+	for id := int64(1); id <= upTo; id++ {
+		if r := c.Job(id); r.Outcome == OK {
+			j := r.Job
+			j.TimeTaken = 0
+			out[id] = string(j.AppendJSON(nil))
+		}
+	}
+	return out
+}
+
+// work submits jobs and completes some of their units, failing a few.
+func work(t testing.TB, c *Coordinator, jobs int) {
+	t.Helper()
+	for i := 0; i < jobs; i++ {
+		mustOK(t.(*testing.T), c.CreateJob(JobSpec{Action: "graphics_magick", Inputs: []string{"a" + strconv.Itoa(i), "b", "c"}, Options: []byte(`{}`)}))
+	}
+	for i := 0; i < jobs; i++ {
+		r := c.Dequeue("w", "graphics_magick")
+		if r.Outcome != OK {
+			break
+		}
+		mustOK(t.(*testing.T), c.Complete(Report{Unit: r.Unit.ID, Worker: "w", Succeeded: i%5 != 0, Output: []byte(`"x"`)}))
+	}
+}
+
+func TestSnapshotThenLogRestoresEverything(t *testing.T) {
+	dir := t.TempDir()
+	d := startDurable(t, dir)
+	work(t, d.c, 20)
+	if err := d.snap.Take(); err != nil {
+		t.Fatal(err)
+	}
+	work(t, d.c, 10) // after the snapshot: only in the log
+	mustOK(t, d.c.DeleteJob(3))
+	want := jobsJSON(t, d.c, 40)
+	d.stop(t)
+
+	d = startDurable(t, dir)
+	defer d.stop(t)
+	if got := jobsJSON(t, d.c, 40); !mapsEqual(got, want) {
+		t.Fatalf("after restart:\n got %v\nwant %v", got, want)
+	}
+	if r := mustOK(t, d.c.CreateJob(JobSpec{Action: "graphics_magick", Inputs: []string{"n"}, Options: []byte(`{}`)})); r.Job.ID != 31 {
+		t.Fatalf("next job id %d, want 31", r.Job.ID)
+	}
+}
+
+// The log was trimmed behind a snapshot that is now missing: the start
+// refuses, saying why, rather than coming up without those jobs.
+func TestLoadRefusesATrimmedLogWithoutItsSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	d := startDurable(t, dir)
+	work(t, d.c, 5)
+	if err := d.snap.Take(); err != nil {
+		t.Fatal(err)
+	}
+	work(t, d.c, 2)
+	d.stop(t)
+	snaps, _ := filepath.Glob(filepath.Join(dir, "snapshot-*"))
+	if len(snaps) != 1 {
+		t.Fatalf("snapshot files %v", snaps)
+	}
+	os.Remove(snaps[0])
+	w := openWAL(t, dir)
+	defer w.Close()
+	_, _, err := Load(dir, w)
+	if err == nil || !strings.Contains(err.Error(), "no snapshot holds the records before it") {
+		t.Fatalf("Load = %v, want the missing-snapshot error", err)
+	}
+}
+
+// A snapshot newer than the log (the log is a copy from before the
+// snapshot): the state is the snapshot's, the log's records are all
+// already in it, and work goes on and survives another restart.
+func TestLoadSnapshotNewerThanLog(t *testing.T) {
+	dir, old := t.TempDir(), t.TempDir()
+	d := startDurable(t, dir)
+	work(t, d.c, 8)
+	d.stop(t)
+	copyDir(t, dir, old) // the log as it was
+	d = startDurable(t, dir)
+	work(t, d.c, 8)
+	if err := d.snap.Take(); err != nil {
+		t.Fatal(err)
+	}
+	want := jobsJSON(t, d.c, 20)
+	d.stop(t)
+	snaps, _ := filepath.Glob(filepath.Join(dir, "snapshot-*"))
+	copyFile(t, snaps[0], filepath.Join(old, filepath.Base(snaps[0])))
+
+	d = startDurable(t, old)
+	if got := jobsJSON(t, d.c, 20); !mapsEqual(got, want) {
+		t.Fatalf("state from a snapshot newer than the log:\n got %v\nwant %v", got, want)
+	}
+	work(t, d.c, 3)
+	want = jobsJSON(t, d.c, 30)
+	d.stop(t)
+	d = startDurable(t, old)
+	defer d.stop(t)
+	if got := jobsJSON(t, d.c, 30); !mapsEqual(got, want) {
+		t.Fatalf("work after it did not survive a restart:\n got %v\nwant %v", got, want)
+	}
+}
+
+// A steady load (submit, work, delete) keeps the data dir bounded: the log
+// is trimmed behind each snapshot. CROWD_LONG=1 runs 1,000,000 units.
+func TestCompactionBoundsTheDataDir(t *testing.T) {
+	units := 100_000
+	if os.Getenv("CROWD_LONG") == "1" {
+		units = 1_000_000
+	}
+	const inputs, workers, every = 10, 16, 20_000
+	const bound = 8 << 20 // bytes: a few segments of 64 KiB plus snapshots of the live jobs
+	dir := t.TempDir()
+	d := startDurable(t, dir)
+	defer d.stop(t)
+	d.snap.Every = every
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.snap.Run(ctx)
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	largest := int64(0)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := "w" + strconv.Itoa(w)
+			for n := 0; n < units/inputs/workers; n++ {
+				r := d.c.CreateJob(JobSpec{Action: "graphics_magick", Inputs: make([]string, inputs), Options: []byte(`{}`)})
+				if r.Outcome != OK {
+					t.Errorf("create: %v", r.Err)
+					return
+				}
+				id := r.Job.ID
+				// Other workers may take this job's units; complete whatever comes.
+				for u := d.c.Dequeue(name, "graphics_magick"); u.Outcome == OK; {
+					u = d.c.Complete(Report{Unit: u.Unit.ID, Worker: name, Actions: "graphics_magick", Succeeded: true, Output: []byte("1")})
+				}
+				if r := d.c.Job(id); r.Outcome == OK && r.Job.Status == "succeeded" {
+					d.c.DeleteJob(id)
+				}
+				if n%200 == 0 {
+					size := dirSize(t, dir)
+					mu.Lock()
+					largest = max(largest, size)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d units: the data dir peaked at %d bytes (bound %d)", units, largest, bound)
+	if largest > bound {
+		t.Fatalf("the data dir reached %d bytes, over the bound of %d", largest, bound)
+	}
+}
+
+func dirSize(t testing.TB, dir string) int64 {
+	var n int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+func copyDir(t *testing.T, from, to string) {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() != "LOCK" {
+			copyFile(t, filepath.Join(from, e.Name()), filepath.Join(to, e.Name()))
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mapsEqual(a, b map[int64]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+

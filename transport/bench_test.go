@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/persistence"
 	"github.com/valyala/fasthttp"
 )
 
@@ -18,11 +19,27 @@ import (
 // go to compare:
 //
 //	go test -run '^$' -bench 'PutWorkLoop|BareFasthttp' -benchtime 200000x ./transport
+//
+// BenchmarkPutWorkLoopDurable is the same loop on the write-ahead log.
 
 const benchConns = 64
 
 func BenchmarkPutWorkLoop(b *testing.B) {
-	s := startServer(b, func(c *serverConfig) { c.forget = true })
+	putWorkLoop(b, func(c *serverConfig) { c.forget = true })
+}
+
+// The same loop with every report on the write-ahead log before its answer
+// (group commit), and with a timed fsync (answers before the fsync).
+func BenchmarkPutWorkLoopDurable(b *testing.B) {
+	for _, mode := range []persistence.SyncMode{persistence.SyncGroup, persistence.SyncInterval} {
+		b.Run(mode.String(), func(b *testing.B) {
+			putWorkLoop(b, func(c *serverConfig) { c.durable = &mode })
+		})
+	}
+}
+
+func putWorkLoop(b *testing.B, edit func(*serverConfig)) {
+	s := startServer(b, edit)
 	inputs := make([]string, b.N+benchConns)
 	for i := range inputs {
 		inputs[i] = "input " + strconv.Itoa(i)

@@ -21,7 +21,7 @@ import (
 type testServer struct {
 	URL     string
 	Co      *actors.Coordinator
-	Journal *persistence.Memory
+	Journal persistence.Journal
 	Catalog *action.Catalog
 	client  *http.Client
 	user    string
@@ -32,7 +32,10 @@ type serverConfig struct {
 	settings actors.Settings
 	opts     Options
 	actions  string // actions_path
-	forget   bool   // the journal keeps no records, as in production
+	forget   bool   // the memory journal keeps no records, as in production
+	// durable puts the journal on a write-ahead log in a temp dir, with
+	// this sync mode.
+	durable *persistence.SyncMode
 }
 
 // startServer starts a coordinator and its HTTP server; edit adjusts the
@@ -46,7 +49,14 @@ func startServer(t testing.TB, edit func(*serverConfig)) *testServer {
 	if edit != nil {
 		edit(&cfg)
 	}
-	journal := persistence.NewMemory(!cfg.forget)
+	var journal persistence.Journal = persistence.NewMemory(!cfg.forget)
+	if cfg.durable != nil {
+		wal, err := persistence.OpenWAL(persistence.WALOptions{Dir: t.TempDir(), Sync: *cfg.durable, Logger: quietLogger()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		journal = wal
+	}
 	co, err := actors.Start(cfg.settings, journal, nil)
 	if err != nil {
 		t.Fatal(err)

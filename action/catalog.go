@@ -1,10 +1,11 @@
 // Package action knows the actions a coordinator or worker can run: the
 // built-in Go actions and the exec actions found in actions_path (SPEC §8).
 //
-// For now the package holds the catalog: per action name, whether the action
-// splits and merges (SPEC §2 item 7), and for exec actions the path of the
-// file. The Go action API and the built-in implementations come later; they
-// will register into the same Catalog through Register.
+// The Catalog knows, per action name, whether the action splits and merges
+// (SPEC §2 item 7), and runs it: a Go action (RegisterGo; word_count,
+// graphics_magick and process_pdfs are built in) or an exec action, a file
+// run as `<file> <phase>` (Run). The package imports only the standard
+// library, so that workers on any machine can import it.
 package action
 
 import (
@@ -31,14 +32,14 @@ func ValidName(name string) bool {
 	return true
 }
 
-// Builtins returns the built-in actions the coordinator registers and their
-// phases. The map is new on every call; the caller may change it.
+// Builtins returns the built-in Go actions' names and phases. The map is new
+// on every call; the caller may change it.
 func Builtins() map[string]Phases {
-	return map[string]Phases{
-		"word_count":      {Merge: true},
-		"graphics_magick": {},
-		"process_pdfs":    {Split: true, Merge: true},
+	out := make(map[string]Phases)
+	for name, a := range builtinActions() {
+		out[name] = phasesOf(a)
 	}
+	return out
 }
 
 // relookInterval is how often a name that is not known may send Lookup to
@@ -50,23 +51,26 @@ const relookInterval = time.Second
 // names are refused without looking (a flood of distinct names).
 const maxRelookNames = 4096
 
-// entry is what the catalog knows of one action. path is "" for a built-in.
+// entry is what the catalog knows of one action. path is "" for a built-in;
+// impl is nil for an exec action and for a built-in registered by phases only
+// (Register), which a coordinator can schedule but not run.
 type entry struct {
 	phases Phases
 	path   string
+	impl   Processor
 }
 
 // snapshot is an immutable view of the catalog; writers replace it whole.
 type snapshot struct {
-	all     map[string]entry  // builtin overlaid with exec: what Lookup reads
-	builtin map[string]Phases // registered with Register
-	exec    map[string]entry  // found in dir
+	all     map[string]entry // builtin overlaid with exec: what Lookup reads
+	builtin map[string]entry // registered with Register or RegisterGo
+	exec    map[string]entry // found in dir
 }
 
-func (s *snapshot) with(builtin map[string]Phases, exec map[string]entry) *snapshot {
+func (s *snapshot) with(builtin, exec map[string]entry) *snapshot {
 	all := make(map[string]entry, len(builtin)+len(exec))
-	for name, p := range builtin {
-		all[name] = entry{phases: p}
+	for name, e := range builtin {
+		all[name] = e
 	}
 	for name, e := range exec { // an exec action overrides a built-in
 		all[name] = e
@@ -106,7 +110,11 @@ func NewCatalog(dir string) *Catalog {
 		now:           time.Now,
 		phasesTimeout: phasesTimeout,
 	}
-	c.snap.Store(new(snapshot).with(Builtins(), map[string]entry{}))
+	builtin := make(map[string]entry)
+	for name, a := range builtinActions() {
+		builtin[name] = entry{phases: phasesOf(a), impl: a}
+	}
+	c.snap.Store(new(snapshot).with(builtin, map[string]entry{}))
 	if dir != "" {
 		c.Scan()
 	}
@@ -116,17 +124,29 @@ func NewCatalog(dir string) *Catalog {
 // Dir returns the actions directory the catalog reads ("" = none).
 func (c *Catalog) Dir() string { return c.dir }
 
-// Register adds or replaces a built-in action. An exec action of the same
-// name still wins over it.
+// Register adds or replaces a built-in action known by its phases only: a
+// coordinator can schedule it, but Run cannot run it. An exec action of the
+// same name still wins over it.
 func (c *Catalog) Register(name string, p Phases) {
+	c.register(name, entry{phases: p})
+}
+
+// RegisterGo adds or replaces a Go action; its phases are the interfaces it
+// implements (Splitter, Merger). An exec action of the same name still wins
+// over it.
+func (c *Catalog) RegisterGo(name string, a Processor) {
+	c.register(name, entry{phases: phasesOf(a), impl: a})
+}
+
+func (c *Catalog) register(name string, e entry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old := c.snap.Load()
-	builtin := make(map[string]Phases, len(old.builtin)+1)
-	for n, q := range old.builtin {
-		builtin[n] = q
+	builtin := make(map[string]entry, len(old.builtin)+1)
+	for n, x := range old.builtin {
+		builtin[n] = x
 	}
-	builtin[name] = p
+	builtin[name] = e
 	c.snap.Store(old.with(builtin, old.exec))
 }
 

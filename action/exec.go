@@ -184,7 +184,7 @@ func (c *Catalog) runPhases(path string) (Phases, error) {
 	cmd := exec.CommandContext(ctx, path, "phases")
 	cmd.Dir = filepath.Dir(path)
 	cmd.Stdin = nil // the null device
-	var stdout, stderr limitedBuffer
+	stdout, stderr := limitedBuffer{limit: maxPhasesOutput}, limitedBuffer{limit: maxPhasesOutput}
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = phasesWaitDelay
@@ -225,17 +225,18 @@ func parsePhases(out string) (Phases, error) {
 	return p, nil
 }
 
-// limitedBuffer keeps the first maxPhasesOutput bytes written to it and
-// notes whether more came; it never fails a write, so the process is not
-// killed by a broken pipe.
+// limitedBuffer keeps the first limit bytes written to it and notes whether
+// more came; it never fails a write, so the process is not killed by a broken
+// pipe.
 type limitedBuffer struct {
 	bytes.Buffer
+	limit     int
 	truncated bool
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
 	n := len(p)
-	if room := maxPhasesOutput - b.Len(); len(p) > room {
+	if room := b.limit - b.Len(); len(p) > room {
 		p = p[:max(room, 0)]
 		b.truncated = true
 	}

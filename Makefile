@@ -17,7 +17,7 @@ run:
 test: deps lint unit
 
 deps:
-	$(GO) mod download
+	scripts/deps.sh
 
 lint: vet fmt-check
 	$(STATICCHECK) ./...
@@ -29,8 +29,10 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# The tests that need tools (gm, poppler, versitygw, Chromium) fail rather
+# than skip here, since deps installed them.
 unit:
-	$(GO) test -race -count=1 ./...
+	CROWD_REQUIRE_TOOLS=1 CROWD_REQUIRE_S3=1 CROWD_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./...
 
 # The coordinator's hot loop next to a bare fasthttp handler, in one run.
 bench:

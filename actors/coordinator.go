@@ -39,6 +39,7 @@ type Settings struct {
 
 func (s *Settings) defaults() {
 	s.WorkUnitRetries = max(s.WorkUnitRetries, 1)
+	s.CallbackRetries = max(s.CallbackRetries, 1)
 	if s.WorkerTimeout <= 0 {
 		s.WorkerTimeout = 120 * time.Second
 	}

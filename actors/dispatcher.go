@@ -51,7 +51,9 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 	case *settle:
 		q.Settle(m.unit)
 	case *dropJob:
-		q.DropJob(m.job, m.units)
+		for _, r := range q.DropJob(m.job, m.units) {
+			ctx.Send(d.c.registry, &activity{worker: r.Worker, released: r.Entry.Unit})
+		}
 		ctx.Send(m.from, jobDropped{})
 	case *recoverUnits:
 		d.lost(ctx, q.Recover(m.worker, m.units), "worker "+m.worker+" stopped checking in")

@@ -81,7 +81,7 @@ func (a *jobActor) start(ctx actor.Context) {
 	a.job = job
 	a.qj = &core.QueueJob{ID: job.ID, Action: job.Action, Options: job.Options, Owner: ctx.Self()}
 	view, cl := job.View(a.created.At), a.createCall
-	a.c.journal.Append(a.created, func(err error) {
+	a.send(ctx, a.created, fx, nil, func(err error) {
 		if err != nil {
 			cl.fail(err)
 			return
@@ -89,7 +89,6 @@ func (a *jobActor) start(ctx actor.Context) {
 		cl.answer(Reply{Outcome: OK, Job: view})
 	})
 	a.created, a.createCall = nil, nil
-	a.effects(ctx, fx, nil)
 }
 
 func (a *jobActor) finish(ctx actor.Context, m *finish) {
@@ -99,28 +98,26 @@ func (a *jobActor) finish(ctx actor.Context, m *finish) {
 		return
 	}
 	fx := a.apply(ev)
-	if m.hasNext || m.Actions == "" || len(fx.Ready) == 0 {
-		a.c.journal.Append(ev, func(err error) {
-			switch {
-			case err != nil:
-				m.call.fail(err)
-			case m.hasNext:
-				m.call.answer(Reply{Outcome: OK, Unit: m.next})
-			default:
-				m.call.answer(Reply{Outcome: NoContent})
-			}
-		})
-		a.effects(ctx, fx, nil)
+	if !m.hasNext && m.Actions != "" && len(fx.Ready) > 0 {
+		// Nothing was ready when the dispatcher looked, but this report
+		// made units (a split's children, the merge unit): the dispatcher
+		// leases the worker its next unit after queueing them, and the
+		// answer waits for both that and the journal.
+		j := &join{call: m.call}
+		j.parts.Store(2)
+		a.send(ctx, ev, fx, &leaseFor{worker: m.Worker, actions: m.Actions, join: j}, j.durable)
 		return
 	}
-	// Nothing was ready when the dispatcher looked, but this report made
-	// units (a split's children, the merge unit): the dispatcher leases the
-	// worker its next unit after queueing them, and the answer waits for
-	// both that and the journal.
-	j := &join{call: m.call}
-	j.parts.Store(2)
-	a.c.journal.Append(ev, j.durable)
-	a.effects(ctx, fx, &leaseFor{worker: m.Worker, actions: m.Actions, join: j})
+	a.send(ctx, ev, fx, nil, func(err error) {
+		switch {
+		case err != nil:
+			m.call.fail(err)
+		case m.hasNext:
+			m.call.answer(Reply{Outcome: OK, Unit: m.next})
+		default:
+			m.call.answer(Reply{Outcome: NoContent})
+		}
+	})
 }
 
 func refusal(err error) Reply {
@@ -141,15 +138,21 @@ func (a *jobActor) lose(ctx actor.Context, m *lose) {
 	a.commit(ctx, ev, nil)
 }
 
-// commit applies ev, hands it to the journal (done runs once it is durable;
-// nil logs a failure) and carries out its effects.
+// commit applies ev and sends it on (done runs once it is durable; nil
+// logs a failure).
 func (a *jobActor) commit(ctx actor.Context, ev core.Event, done func(error)) {
-	fx := a.apply(ev)
 	if done == nil {
 		done = a.logJournalError
 	}
+	a.send(ctx, ev, a.apply(ev), nil, done)
+}
+
+// send tells the other actors what an applied event changed, then hands it
+// to the journal. In that order: the journal may answer the client at once,
+// and the client's next request must find the change at the dispatcher.
+func (a *jobActor) send(ctx actor.Context, ev core.Event, fx core.Effects, lease *leaseFor, done func(error)) {
+	a.effects(ctx, fx, lease)
 	a.c.journal.Append(ev, done)
-	a.effects(ctx, fx, nil)
 }
 
 func (a *jobActor) apply(ev core.Event) core.Effects {

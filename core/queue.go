@@ -324,9 +324,9 @@ func (q *Queue) Recover(worker string, units []int64) []*Entry {
 	return lost
 }
 
-// Expired is a lease that Tick took back: the unit, reported, and the
-// worker that held it.
-type Expired struct {
+// Revoked is a lease the queue ended on its own (a timeout, a deleted job):
+// the unit and the worker that held it.
+type Revoked struct {
 	Entry  *Entry
 	Worker string
 }
@@ -334,7 +334,7 @@ type Expired struct {
 // Tick moves units whose back-off is over to the front of their queues (the
 // one due first ends up first) and takes back leases older than
 // unit_timeout, which it returns reported, as Recover does.
-func (q *Queue) Tick(now int64) (expired []Expired) {
+func (q *Queue) Tick(now int64) (expired []Revoked) {
 	var due []*Entry
 	for len(q.waiting) > 0 && q.waiting[0].due <= now {
 		due = append(due, heap.Pop(&q.waiting).(*Entry))
@@ -352,17 +352,19 @@ func (q *Queue) Tick(now int64) (expired []Expired) {
 			worker := r.e.Worker
 			q.unlease(r.e)
 			r.e.state = stateReported
-			expired = append(expired, Expired{Entry: r.e, Worker: worker})
+			expired = append(expired, Revoked{Entry: r.e, Worker: worker})
 		}
 	}
 	return expired
 }
 
-// DropJob forgets a deleted job and its units (O(units of the job)).
-func (q *Queue) DropJob(job int64, units []int64) {
+// DropJob forgets a deleted job and its units (O(units of the job)), and
+// returns the leases that ended with them.
+func (q *Queue) DropJob(job int64, units []int64) (ended []Revoked) {
 	for _, id := range units {
 		if e := q.entries[id]; e != nil {
 			if e.state == stateLeased {
+				ended = append(ended, Revoked{Entry: e, Worker: e.Worker})
 				q.unlease(e)
 			}
 			delete(q.entries, id)
@@ -374,6 +376,7 @@ func (q *Queue) DropJob(job int64, units []int64) {
 	if q.dead > len(q.jobs) {
 		q.compactOwners()
 	}
+	return ended
 }
 
 func (q *Queue) compactOwners() {

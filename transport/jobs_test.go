@@ -1,11 +1,14 @@
 package transport
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCreateJobFormBodyShape(t *testing.T) {
@@ -25,22 +28,11 @@ func TestCreateJobFormBodyShape(t *testing.T) {
 	wantJSON(t, "POST /jobs", r, `{"id":3,"color":"`+colorOf(3)+`","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
 }
 
+// colorOf computes a job's colour the way SPEC §4 defines it, independently
+// of the server's code: characters 25..30 of the MD5 hex digest of the id.
 func colorOf(id int64) string {
-	// Known colours from SPEC §4; others are only used where the test does
-	// not care which.
-	switch id {
-	case 1:
-		return "f75849"
-	case 2:
-		return "c14862"
-	case 3:
-		return "2a7baf" // md5("3") = eccbc87e4b5ce2fe28308fd9f2a7baf3
-	case 11:
-		return "2652dc"
-	case 42:
-		return "4ac58a"
-	}
-	return "??????"
+	sum := md5.Sum([]byte(strconv.FormatInt(id, 10)))
+	return hex.EncodeToString(sum[:])[25:31]
 }
 
 func TestCompleteJobShapeOutputsThenEmail(t *testing.T) {
@@ -67,10 +59,13 @@ func TestJobColors(t *testing.T) {
 			t.Fatalf("job %d got id %d", i, id)
 		}
 	}
-	for _, id := range []int64{1, 2, 11} {
-		path := "/jobs/" + strconv.FormatInt(id, 10)
-		wantJSON(t, "GET "+path, s.do(t, "GET", path, nil),
-			`{"id":`+strconv.FormatInt(id, 10)+`,"color":"`+colorOf(id)+`","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+	// The colours SPEC §4 lists.
+	for id, color := range map[string]string{"1": "f75849", "2": "c14862", "11": "2652dc"} {
+		wantJSON(t, "GET /jobs/"+id, s.do(t, "GET", "/jobs/"+id, nil),
+			`{"id":`+id+`,"color":"`+color+`","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+	}
+	if colorOf(42) != "4ac58a" {
+		t.Fatalf("colorOf(42) = %s", colorOf(42))
 	}
 }
 
@@ -78,6 +73,7 @@ func TestCreateJobQueryString(t *testing.T) {
 	s := startServer(t, nil)
 	r := s.do(t, "POST", queryPath("/jobs", form("job", `{"action":"word_count","inputs":["one two"]}`)), nil)
 	wantJSON(t, "POST /jobs?job=", r, `{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+	s.readBack(t, r)
 	wantJSON(t, "POST /work", s.take(t, "w", "word_count"), unitJSON(1, 1, "one two", 0, "word_count", 1))
 }
 
@@ -86,6 +82,7 @@ func TestCreateJobJSONBody(t *testing.T) {
 	body := `{"action":"word_count","inputs":["one two"],"options":{"k":"v"}}`
 	r := s.rawRequest(t, "POST", "/jobs", "application/json", strings.NewReader(body), nil)
 	wantJSON(t, "POST /jobs (JSON body)", r, `{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}`)
+	s.readBack(t, r)
 	wantJSON(t, "POST /work", s.take(t, "w", "word_count"),
 		`{"id":1,"job_id":1,"input":"one two","attempts":0,"action":"word_count","options":{"k":"v"},"status":1}`)
 
@@ -104,6 +101,7 @@ func TestCreateJobBodyWinsOverQuery(t *testing.T) {
 	path := queryPath("/jobs", form("job", `{"action":"word_count","inputs":["from the query"]}`))
 	r := s.do(t, "POST", path, form("job", `{"action":"graphics_magick","inputs":["b1","b2"]}`))
 	wantJSON(t, "POST /jobs", r, `{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":2,"time_taken":T}`)
+	s.readBack(t, r)
 	wantNoContent(t, "POST /work (word_count)", s.take(t, "w", "word_count"))
 	wantJSON(t, "POST /work", s.take(t, "w", "graphics_magick"), unitJSON(1, 1, "b1", 0, "graphics_magick", 1))
 }
@@ -210,7 +208,7 @@ func TestCreateJobClientErrors(t *testing.T) {
 func TestCreateJobErrorMessagesNameTheField(t *testing.T) {
 	s := startServer(t, nil)
 	for job, field := range map[string]string{
-		`{"inputs":["a"]}`: "action",
+		`{"inputs":["a"]}`:                                              "action",
 		`{"action":"nope","inputs":["a"]}`:                              "nope",
 		`{"action":"word_count","inputs":"a"}`:                          "inputs",
 		`{"action":"word_count","inputs":["a"],"options":[]}`:           "options",
@@ -233,7 +231,7 @@ func TestJobNotFound(t *testing.T) {
 	wantError(t, "PUT /work/abc", s.do(t, "PUT", "/work/abc", form("status", "succeeded", "worker_name", "w")), 404)
 	wantError(t, "PUT /work/0", s.do(t, "PUT", "/work/0", form("status", "succeeded", "worker_name", "w")), 404)
 	wantError(t, "PUT /work/999", s.report(t, 999, "w", "succeeded", `{"output":1}`, "word_count"), 404)
-	for _, path := range []string{"/nope", "/jobs", "/jobs/", "/jobs/1/x", "/work/", "/worker/", "/status/x"} {
+	for _, path := range []string{"/nope", "/jobs/", "/jobs/1/x", "/work/", "/worker/", "/status/x"} {
 		wantError(t, "GET "+path, s.do(t, "GET", path, nil), 404)
 	}
 	// Nothing was deleted along the way.
@@ -248,6 +246,7 @@ func TestWrongMethodIs405(t *testing.T) {
 		{"DELETE", "/heartbeat"},
 		{"GET", "/work"},
 		{"DELETE", "/work"},
+		{"GET", "/jobs"},
 		{"PUT", "/jobs"},
 		{"PUT", "/jobs/1"},
 		{"GET", "/work/1"},
@@ -277,14 +276,38 @@ func TestDeleteJob(t *testing.T) {
 	wantError(t, "PUT /work/2 by A", s.report(t, 2, "A", "succeeded", `{"output":1}`, "word_count"), 404)
 	wantError(t, "DELETE /jobs/1 twice", s.do(t, "DELETE", "/jobs/1", nil), 404)
 
-	s.statusEventually(t, `{"jobs":[{"id":2,"color":"c14862","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}],`+
-		`"workers":[{"name":"B","status":"processing"},{"name":"A","status":null}],"work_unit_count":1,"job_count":1,`+
-		`"jobs_by_status":{"processing":1,"succeeded":0,"failed":0,"splitting":0,"merging":0},"units":{"ready":0,"leased":1,"waiting":0}}`)
+	wantJSON(t, "GET /worker/A", s.do(t, "GET", "/worker/A", nil), `{}`)
+	pollUntil(t, 10*time.Second, "/status to forget job 1", func() (bool, string) {
+		r := s.do(t, "GET", "/status", nil)
+		got := maskTimes(t, r.Body)
+		return strings.HasPrefix(got, `{"jobs":[{"id":2,"color":"c14862","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}],`) &&
+			strings.HasSuffix(got, `],"work_unit_count":1,"job_count":1,`+
+				`"jobs_by_status":{"processing":1,"succeeded":0,"failed":0,"splitting":0,"merging":0},"units":{"ready":0,"leased":1,"waiting":0}}`), got
+	})
 	// The next job gets the next id: ids are never reused.
 	if id := s.mustCreate(t, `{"action":"word_count","inputs":["d"]}`); id != 3 {
 		t.Fatalf("next job id %d, want 3", id)
 	}
 	wantJSON(t, "POST /work by B", s.take(t, "B", "word_count"), unitJSON(4, 3, "d", 0, "word_count", 1))
+}
+
+// A worker that held a unit of a deleted job holds nothing: /status must not
+// show it busy with that unit.
+func TestDeleteJobFreesItsWorker(t *testing.T) {
+
+	s := startServer(t, nil)
+	s.mustCreate(t, `{"action":"word_count","inputs":["a"]}`)
+	s.mustCreate(t, `{"action":"graphics_magick","inputs":["b"]}`)
+	wantJSON(t, "POST /work by A", s.take(t, "A", "word_count"), unitJSON(1, 1, "a", 0, "word_count", 1))
+	wantNoContent(t, "DELETE /jobs/1", s.do(t, "DELETE", "/jobs/1", nil))
+	s.statusEventually(t, `{"jobs":[{"id":2,"color":"c14862","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}],`+
+		`"workers":[{"name":"A","status":null}],"work_unit_count":1,"job_count":1,`+
+		`"jobs_by_status":{"processing":1,"succeeded":0,"failed":0,"splitting":0,"merging":0},"units":{"ready":1,"leased":0,"waiting":0}}`)
+	// Also once A has been told the unit is gone.
+	wantError(t, "PUT /work/1 by A", s.report(t, 1, "A", "succeeded", `{"output":1}`, "word_count"), 404)
+	s.statusEventually(t, `{"jobs":[{"id":2,"color":"c14862","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}],`+
+		`"workers":[{"name":"A","status":null}],"work_unit_count":1,"job_count":1,`+
+		`"jobs_by_status":{"processing":1,"succeeded":0,"failed":0,"splitting":0,"merging":0},"units":{"ready":1,"leased":0,"waiting":0}}`)
 }
 
 func TestDeleteCompleteJob(t *testing.T) {

@@ -43,10 +43,37 @@ func (s *testServer) rawRequest(t testing.TB, method, path, contentType string, 
 	return s.send(t, req)
 }
 
-// postJob is POST /jobs with the form field job=<doc>.
+// postJob is POST /jobs with the form field job=<doc>. After a 200 it reads
+// the job back with GET /jobs/:id, which waits until the job's actor has
+// queued the units (TestAnsweredChangesAreVisibleToTheNextRequest shows why).
 func (s *testServer) postJob(t testing.TB, doc string) response {
 	t.Helper()
-	return s.do(t, "POST", "/jobs", form("job", doc))
+	r := s.do(t, "POST", "/jobs", form("job", doc))
+	if r.Code == 200 {
+		s.readBack(t, r)
+	}
+	return r
+}
+
+// readBack is GET /jobs/:id of the job a POST /jobs answered (a 404 is fine:
+// a job with a callback may be gone already).
+func (s *testServer) readBack(t testing.TB, r response) {
+	t.Helper()
+	id := jobID(t, r)
+	if g := s.do(t, "GET", "/jobs/"+strconv.FormatInt(id, 10), nil); g.Code != 200 && g.Code != 404 {
+		t.Fatalf("GET /jobs/%d after POST /jobs = %d %s", id, g.Code, g.Body)
+	}
+}
+
+func jobID(t testing.TB, r response) int64 {
+	t.Helper()
+	var j struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &j); err != nil || j.ID <= 0 {
+		t.Fatalf("POST /jobs answered %q: %v", r.Body, err)
+	}
+	return j.ID
 }
 
 // mustCreate posts a job, requires a 200 and returns the job's id.
@@ -56,13 +83,7 @@ func (s *testServer) mustCreate(t testing.TB, doc string) int64 {
 	if r.Code != 200 {
 		t.Fatalf("POST /jobs %s = %d %s", doc, r.Code, r.Body)
 	}
-	var j struct {
-		ID int64 `json:"id"`
-	}
-	if err := json.Unmarshal([]byte(r.Body), &j); err != nil || j.ID <= 0 {
-		t.Fatalf("POST /jobs answered %q: %v", r.Body, err)
-	}
-	return j.ID
+	return jobID(t, r)
 }
 
 // take is POST /work for worker with its comma-separated actions.

@@ -141,7 +141,7 @@ func (s *Server) worker(ctx *fasthttp.RequestCtx) {
 	var interval time.Duration
 	if v := param(ctx, "check_in_interval"); len(v) > 0 {
 		secs, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || secs <= 0 || secs > 86400 {
+		if err != nil || !(secs > 0 && secs <= 86400) { // also refuses NaN
 			badRequest(ctx, "check_in_interval must be a number of seconds between 0 and 86400")
 			return
 		}

@@ -109,7 +109,12 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	)
 	var err error
 	if c.dispatcher, err = c.spawn("dispatcher", func() actor.Actor {
-		return &dispatcher{c: c, queue: core.NewQueue(int64(set.UnitTimeout))}
+		d := &dispatcher{c: c, queue: core.NewQueue(int64(set.UnitTimeout))}
+		for _, p := range state.Paused {
+			d.queue.SetPaused(p, true)
+			d.nextPause = max(d.nextPause, p.ID)
+		}
+		return d
 	}); err != nil {
 		return nil, err
 	}
@@ -250,6 +255,36 @@ func (c *Coordinator) CheckIn(name, threadStatus string, interval time.Duration)
 func (c *Coordinator) CheckOut(name string) Reply {
 	cl := newCall()
 	return c.ask(c.registry, &checkOut{name: name, call: cl}, cl)
+}
+
+// Pause is POST /blacklist (paused) and DELETE /blacklist/:action (not):
+// a paused action's units are not handed out.
+func (c *Coordinator) Pause(action string, paused bool) Reply {
+	cl := newCall()
+	return c.ask(c.dispatcher, &pauseAction{action: action, paused: paused, call: cl}, cl)
+}
+
+// Paused is GET /blacklist: the paused actions, oldest first.
+func (c *Coordinator) Paused() ([]wire.Pause, error) {
+	m := &listPaused{reply: make(chan []core.Pause, 1)}
+	c.sys.Root.Send(c.dispatcher, m)
+	select {
+	case ps := <-m.reply:
+		views := make([]wire.Pause, len(ps))
+		for i, p := range ps {
+			views[i] = pauseView(p)
+		}
+		return views, nil
+	case <-time.After(c.set.RequestTimeout):
+		return nil, errTimeout
+	}
+}
+
+// RetryJob is the console's retry button: a failed job's failed units run
+// again.
+func (c *Coordinator) RetryJob(id int64) Reply {
+	cl := newCall()
+	return c.ask(c.directory, &retryJob{id: id, call: cl}, cl)
 }
 
 // WorkerUnit is GET /worker/:name: the unit the worker holds, if any.

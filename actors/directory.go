@@ -29,6 +29,8 @@ func (d *directory) Receive(ctx actor.Context) {
 		d.forward(ctx, m.id, m, m.call)
 	case *deleteJob:
 		d.forward(ctx, m.id, m, m.call)
+	case *retryJob:
+		d.forward(ctx, m.id, m, m.call)
 	case *statusChanged:
 		if _, ok := d.children[m.id]; ok {
 			d.index.Set(m.id, m.status)

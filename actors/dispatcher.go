@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/documentcloud/crowd/core"
@@ -13,8 +14,9 @@ import (
 // lease before it passes the report to the unit's job, together with the
 // next unit for the worker.
 type dispatcher struct {
-	c     *Coordinator
-	queue *core.Queue
+	c         *Coordinator
+	queue     *core.Queue
+	nextPause int64 // the id of the next pause
 }
 
 func (d *dispatcher) Receive(ctx actor.Context) {
@@ -67,6 +69,10 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		m.call.answer(Reply{Outcome: NoContent})
 	case *queueStats:
 		m.reply <- q.Stats()
+	case *pauseAction:
+		d.pause(m)
+	case *listPaused:
+		m.reply <- q.Paused()
 	case tick:
 		for _, x := range q.Tick(d.c.now()) {
 			ctx.Send(d.c.registry, &activity{worker: x.Worker, released: x.Entry.Unit})
@@ -118,4 +124,38 @@ func (d *dispatcher) tellRegistry(ctx actor.Context, worker string, now, release
 		a.leased, a.status = leased.Unit, leased.Status
 	}
 	ctx.Send(d.c.registry, a)
+}
+
+// pause pauses or resumes an action, durably. Pausing a paused action
+// answers its pause; resuming one that is not paused answers NotFound.
+func (d *dispatcher) pause(m *pauseAction) {
+	q := d.queue
+	old, was := q.IsPaused(m.action)
+	if m.paused == was {
+		if was {
+			m.call.answer(Reply{Outcome: OK, Pause: pauseView(old)})
+		} else {
+			m.call.answer(Reply{Outcome: NotFound, Err: errNotPaused})
+		}
+		return
+	}
+	p := core.Pause{ID: old.ID, Action: m.action, At: old.At}
+	if m.paused {
+		d.nextPause++
+		p = core.Pause{ID: d.nextPause, Action: m.action, At: d.c.now()}
+	}
+	q.SetPaused(p, m.paused)
+	d.c.journal.Append(&core.ActionPaused{Action: p.Action, Paused: m.paused, ID: p.ID, At: p.At}, func(err error) {
+		if err != nil {
+			m.call.fail(err)
+			return
+		}
+		m.call.answer(Reply{Outcome: OK, Pause: pauseView(p)})
+	})
+}
+
+var errNotPaused = errors.New("that action is not paused")
+
+func pauseView(p core.Pause) wire.Pause {
+	return wire.Pause{ID: p.ID, Action: p.Action, CreatedAt: time.Unix(0, p.At)}
 }

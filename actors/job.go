@@ -51,6 +51,8 @@ func (a *jobActor) Receive(ctx actor.Context) {
 		m.reply <- a.job.View(a.c.now())
 	case *deleteJob:
 		a.delete(ctx, m.call)
+	case *retryJob:
+		a.retry(ctx, m.call)
 	case *snapshotJob:
 		if a.job.Deleted {
 			m.reply <- nil
@@ -215,4 +217,26 @@ func (a *jobActor) stopWhenReleased(ctx actor.Context) {
 	if a.dropped && a.forgotten {
 		ctx.Stop(ctx.Self())
 	}
+}
+
+// retry runs the failed units of a failed job again.
+func (a *jobActor) retry(ctx actor.Context, cl call) {
+	ev, err := a.job.RetryFailed(a.c.now())
+	switch {
+	case errors.Is(err, core.ErrJobDeleted):
+		cl.answer(Reply{Outcome: NotFound, Err: errNoJob})
+		return
+	case err != nil:
+		cl.answer(Reply{Outcome: Conflict, Err: err})
+		return
+	}
+	fx := a.apply(ev)
+	view := a.job.View(ev.At)
+	a.send(ctx, ev, fx, nil, func(err error) {
+		if err != nil {
+			cl.fail(err)
+			return
+		}
+		cl.answer(Reply{Outcome: OK, Job: view})
+	})
 }

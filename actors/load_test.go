@@ -265,4 +265,3 @@ func mapsEqual(a, b map[int64]string) bool {
 	}
 	return true
 }
-

@@ -65,17 +65,28 @@ type (
 		unit int64
 		call call
 	}
+	pauseAction struct { // POST /blacklist, DELETE /blacklist/:action -> dispatcher
+		action string
+		paused bool
+		call   call
+	}
+	retryJob struct { // POST /console/jobs/:id/retry -> directory -> job
+		id   int64
+		call call
+	}
 )
 
-func (m *createJob) replyTo() call  { return m.call }
-func (m *getJob) replyTo() call     { return m.call }
-func (m *deleteJob) replyTo() call  { return m.call }
-func (m *dequeue) replyTo() call    { return m.call }
-func (m *complete) replyTo() call   { return m.call }
-func (m *checkIn) replyTo() call    { return m.call }
-func (m *checkOut) replyTo() call   { return m.call }
-func (m *workerUnit) replyTo() call { return m.call }
-func (m *finish) replyTo() call     { return m.call }
+func (m *createJob) replyTo() call   { return m.call }
+func (m *getJob) replyTo() call      { return m.call }
+func (m *deleteJob) replyTo() call   { return m.call }
+func (m *dequeue) replyTo() call     { return m.call }
+func (m *complete) replyTo() call    { return m.call }
+func (m *checkIn) replyTo() call     { return m.call }
+func (m *checkOut) replyTo() call    { return m.call }
+func (m *workerUnit) replyTo() call  { return m.call }
+func (m *finish) replyTo() call      { return m.call }
+func (m *pauseAction) replyTo() call { return m.call }
+func (m *retryJob) replyTo() call    { return m.call }
 
 // Traffic between the actors.
 type (
@@ -164,4 +175,5 @@ type (
 		lastJob int64 // every job up to it is in pids, or was deleted
 	}
 	snapshotJob struct{ reply chan []byte } // the job's encoded state; nil once deleted
+	listPaused  struct{ reply chan []core.Pause }
 )

@@ -27,6 +27,7 @@ type Reply struct {
 	Outcome Outcome
 	Job     wire.Job
 	Unit    wire.WorkUnit
+	Pause   wire.Pause
 	Err     error // why, for every outcome but OK and NoContent
 }
 

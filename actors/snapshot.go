@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/documentcloud/crowd/core"
 	"github.com/documentcloud/crowd/persistence"
 )
 
@@ -40,9 +41,18 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 			return nil, errTimeout
 		}
 	}
+	paused := make(chan []core.Pause, 1)
+	c.sys.Root.Send(c.dispatcher, &listPaused{reply: paused})
+	snap := persistence.Snapshot{LastJob: set.lastJob}
+	select {
+	case snap.Paused = <-paused:
+	case <-timeout.C:
+		return nil, errTimeout
+	}
 	// The unit counter is read last, so it covers every unit the states
 	// hold; units made later are in the log's events.
-	return persistence.EncodeSnapshot(set.lastJob, c.ids.unit.Load(), parts), nil
+	snap.LastUnit = c.ids.unit.Load()
+	return persistence.EncodeSnapshot(snap, parts), nil
 }
 
 // Load rebuilds the state a data dir holds: its newest snapshot, then every
@@ -55,11 +65,11 @@ func Load(dir string, log persistence.Journal) (*State, uint64, error) {
 	}
 	var s *State
 	if data != nil {
-		lastJob, lastUnit, jobs, err := persistence.DecodeSnapshot(data)
+		snap, jobs, err := persistence.DecodeSnapshot(data)
 		if err != nil {
 			return nil, 0, fmt.Errorf("snapshot %d in %s: %w", gen, dir, err)
 		}
-		s = StateFromSnapshot(lastJob, lastUnit, jobs)
+		s = StateFromSnapshot(snap, jobs)
 	} else if f, ok := log.(interface{ FirstIndex() uint64 }); ok && f.FirstIndex() > 1 {
 		return nil, 0, fmt.Errorf("the log in %s starts at record %d, but no snapshot holds the records before it", dir, f.FirstIndex())
 	}

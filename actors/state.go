@@ -24,6 +24,7 @@ type State struct {
 	Jobs     map[int64]*core.Job
 	LastJob  int64 // the highest job id ever given, deleted jobs included
 	LastUnit int64
+	Paused   map[string]core.Pause
 
 	// snapshotJob: every job up to this id is in the snapshot the state
 	// started from, unless it was deleted before it.
@@ -31,11 +32,17 @@ type State struct {
 }
 
 // NewState returns the state of an empty journal.
-func NewState() *State { return &State{Jobs: make(map[int64]*core.Job)} }
+func NewState() *State {
+	return &State{Jobs: make(map[int64]*core.Job), Paused: make(map[string]core.Pause)}
+}
 
 // StateFromSnapshot starts a state from a snapshot's contents.
-func StateFromSnapshot(lastJob, lastUnit int64, jobs []core.JobState) *State {
-	s := &State{Jobs: make(map[int64]*core.Job, len(jobs)), LastJob: lastJob, LastUnit: lastUnit, snapshotJob: lastJob}
+func StateFromSnapshot(snap persistence.Snapshot, jobs []core.JobState) *State {
+	s := NewState()
+	s.LastJob, s.LastUnit, s.snapshotJob = snap.LastJob, snap.LastUnit, snap.LastJob
+	for _, p := range snap.Paused {
+		s.Paused[p.Action] = p
+	}
 	for _, js := range jobs {
 		s.Jobs[js.ID] = core.RestoreJob(js)
 	}
@@ -46,6 +53,14 @@ func StateFromSnapshot(lastJob, lastUnit int64, jobs []core.JobState) *State {
 // event the snapshot already holds (by its job's sequence number), or one
 // of a job deleted before the snapshot, is skipped.
 func (s *State) Apply(ev core.Event) error {
+	if p, ok := ev.(*core.ActionPaused); ok {
+		if p.Paused {
+			s.Paused[p.Action] = core.Pause{ID: p.ID, Action: p.Action, At: p.At}
+		} else {
+			delete(s.Paused, p.Action)
+		}
+		return nil
+	}
 	id := ev.JobID()
 	j := s.Jobs[id]
 	if j == nil {

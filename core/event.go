@@ -65,14 +65,34 @@ type CallbackSettled struct {
 	Delivered bool
 }
 
+// UnitsRetried runs a failed job's failed units again.
+type UnitsRetried struct {
+	Job int64
+	Seq uint64
+	At  int64
+}
+
+// ActionPaused pauses an action (CloudCrowd's blacklist) or, with Paused
+// false, resumes it. It belongs to no job: JobID and JobSeq are 0.
+type ActionPaused struct {
+	Action string
+	Paused bool
+	ID     int64 // the pause's id, as GET /blacklist shows it
+	At     int64
+}
+
 func (e *JobCreated) JobID() int64      { return e.Job }
 func (e *UnitFinished) JobID() int64    { return e.Job }
 func (e *UnitLost) JobID() int64        { return e.Job }
 func (e *JobDeleted) JobID() int64      { return e.Job }
 func (e *CallbackSettled) JobID() int64 { return e.Job }
+func (e *UnitsRetried) JobID() int64    { return e.Job }
+func (e *ActionPaused) JobID() int64    { return 0 }
 
 func (e *JobCreated) JobSeq() uint64      { return 1 }
 func (e *UnitFinished) JobSeq() uint64    { return e.Seq }
 func (e *UnitLost) JobSeq() uint64        { return e.Seq }
 func (e *JobDeleted) JobSeq() uint64      { return e.Seq }
 func (e *CallbackSettled) JobSeq() uint64 { return e.Seq }
+func (e *UnitsRetried) JobSeq() uint64    { return e.Seq }
+func (e *ActionPaused) JobSeq() uint64    { return 0 }

@@ -1,5 +1,7 @@
 package core
 
+import "slices"
+
 // Index knows every job's status, so that /status and the console can count
 // jobs and list the incomplete ones without asking every job.
 type Index struct {
@@ -16,11 +18,26 @@ func (x *Index) Set(id int64, s Status) {
 	old, known := x.status[id]
 	if known {
 		x.counts[old]--
-	} else if !s.Complete() {
-		x.incomplete = append(x.incomplete, id)
+	}
+	if !s.Complete() && (!known || old.Complete()) {
+		x.addIncomplete(id)
 	}
 	x.status[id] = s
 	x.counts[s]++
+}
+
+// addIncomplete keeps incomplete in id order: new jobs append, a retried
+// job (rare) is inserted where it belongs, unless it is still there.
+func (x *Index) addIncomplete(id int64) {
+	n := len(x.incomplete)
+	if n == 0 || x.incomplete[n-1] < id {
+		x.incomplete = append(x.incomplete, id)
+		return
+	}
+	i, found := slices.BinarySearch(x.incomplete, id)
+	if !found {
+		x.incomplete = slices.Insert(x.incomplete, i, id)
+	}
 }
 
 // Remove forgets a deleted job.

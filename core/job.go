@@ -14,6 +14,7 @@ var (
 	ErrUnitComplete = errors.New("work unit is already complete")
 	ErrJobDeleted   = errors.New("job was deleted")
 	ErrOutOfOrder   = errors.New("event does not follow the job's last event")
+	ErrNoFailures   = errors.New("job has no failed units to retry")
 )
 
 // IDs hands out unit ids; the shell owns the counter so that ids stay unique
@@ -50,11 +51,15 @@ type Unit struct {
 	Input    string
 	Status   Status // its phase while incomplete, then Succeeded or Failed
 	Attempts int
-	Time     float64 // seconds the last reported attempt took
-	Output   []byte  // JSON value; kept for the final attempt only
+	Time     float64  // seconds the last reported attempt took
+	Output   []byte   // JSON value; kept for the final attempt only
+	Errors   []string // the outputs of its failed attempts (JSON), the last maxErrors
 	// A split unit's children are the job's units [First, End), in split order.
 	First, End int32
 }
+
+// maxErrors bounds the failed attempts a unit remembers for the console.
+const maxErrors = 10
 
 // Ready describes a unit the dispatcher should queue.
 type Ready struct {
@@ -195,7 +200,7 @@ func (j *Job) kind(i int) Status {
 	switch {
 	case i < j.splits:
 		return Splitting
-	case j.Status == Merging && i == len(j.units)-1:
+	case i == j.splits+j.procTotal: // after every processing unit: the merge unit
 		return Merging
 	}
 	return Processing
@@ -330,6 +335,14 @@ func (j *Job) apply(ev Event) (Effects, error) {
 		}
 	case *CallbackSettled:
 		j.Callback = CallbackDone
+	case *UnitsRetried:
+		if j.Deleted {
+			return fx, ErrJobDeleted
+		}
+		if j.Status != Failed {
+			return fx, ErrNoFailures
+		}
+		j.retry(&fx)
 	default:
 		return fx, errors.New("core: job cannot apply " + eventName(ev))
 	}
@@ -366,6 +379,10 @@ func (j *Job) succeed(u *Unit, i int, ev *UnitFinished, fx *Effects) {
 
 func (j *Job) fail(u *Unit, i int, output []byte, at int64, fx *Effects) {
 	u.Attempts++
+	if len(u.Errors) == maxErrors {
+		u.Errors = append(u.Errors[:0], u.Errors[1:]...)
+	}
+	u.Errors = append(u.Errors, string(output))
 	if u.Attempts < j.MaxAttempts {
 		u.Output = nil
 		fx.Retry = &Retry{Unit: u.ID, Attempts: u.Attempts}
@@ -444,7 +461,7 @@ func (j *Job) gather(b []byte) []byte {
 }
 
 func (j *Job) complete(status Status, at int64, fx *Effects) {
-	if j.Status == Merging {
+	if j.Status == Merging || j.hasMergeUnit() {
 		m := &j.units[len(j.units)-1]
 		out := []byte{'['}
 		if len(m.Output) == 0 {
@@ -463,6 +480,56 @@ func (j *Job) complete(status Status, at int64, fx *Effects) {
 	}
 	fx.Changed = true
 	fx.Completed = true
+}
+
+// hasMergeUnit reports whether the merge unit was made.
+func (j *Job) hasMergeUnit() bool { return len(j.units) > j.splits+j.procTotal }
+
+// RetryFailed decides to run a failed job's failed units again (the
+// console's retry button).
+func (j *Job) RetryFailed(now int64) (*UnitsRetried, error) {
+	if j.Deleted {
+		return nil, ErrJobDeleted
+	}
+	if j.Status != Failed {
+		return nil, ErrNoFailures
+	}
+	return &UnitsRetried{Job: j.ID, Seq: j.Seq + 1, At: now}, nil
+}
+
+// retry puts every failed unit back to work with fresh attempts; the job
+// returns to the earliest phase they belong to.
+func (j *Job) retry(fx *Effects) {
+	phase := Status(0)
+	for i := range j.units {
+		u := &j.units[i]
+		if u.Status != Failed {
+			continue
+		}
+		kind := j.kind(i)
+		switch kind {
+		case Splitting:
+			j.splitDone--
+			phase = Splitting
+		case Processing:
+			j.procDone--
+			if phase != Splitting {
+				phase = Processing
+			}
+		case Merging:
+			if phase == 0 {
+				phase = Merging
+			}
+		}
+		u.Status, u.Attempts, u.Output = kind, 0, nil
+		fx.Ready = append(fx.Ready, Ready{ID: u.ID, Input: u.Input, Status: kind})
+	}
+	j.Status, j.failed = phase, false
+	j.Outputs, j.FinishedAt = nil, 0
+	if j.Callback == CallbackDone || j.Callback == CallbackPending {
+		j.Callback = CallbackNone // it fires again when the job completes again
+	}
+	fx.Changed = true
 }
 
 // PercentComplete follows CloudCrowd: 0 while splitting, 99 while merging,

@@ -746,7 +746,10 @@ func TestErrorsChangeNothing(t *testing.T) {
 			_, err := r.job.Apply(&UnitFinished{Job: 2, Seq: r.job.Seq + 1, Unit: 77, Succeeded: true, Output: []byte("1")})
 			return err
 		}, ErrUnknownUnit},
-		{"apply lost to complete unit", func(r *run) error { _, err := r.job.Apply(&UnitLost{Job: 2, Seq: r.job.Seq + 1, Unit: 1, Reason: "x"}); return err }, ErrUnitComplete},
+		{"apply lost to complete unit", func(r *run) error {
+			_, err := r.job.Apply(&UnitLost{Job: 2, Seq: r.job.Seq + 1, Unit: 1, Reason: "x"})
+			return err
+		}, ErrUnitComplete},
 		{"apply created", func(r *run) error { _, err := r.job.Apply(&JobCreated{Job: 2}); return err }, nil},
 		{"apply nil event", func(r *run) error { _, err := r.job.Apply(nil); return err }, nil},
 		{"apply an event twice", func(r *run) error { _, err := r.job.Apply(r.events[len(r.events)-1]); return err }, ErrOutOfOrder},
@@ -782,8 +785,11 @@ func TestErrorsChangeNothing(t *testing.T) {
 				_, err := r.job.Finish(10, true, []byte("1"), 0, t0, r.ids)
 				return err
 			},
-			"lose":         func() error { _, err := r.job.Lose(2, "x", t0); return err },
-			"apply finish": func() error { _, err := r.job.Apply(&UnitFinished{Job: 2, Seq: r.job.Seq + 1, Unit: 11, Succeeded: true}); return err },
+			"lose": func() error { _, err := r.job.Lose(2, "x", t0); return err },
+			"apply finish": func() error {
+				_, err := r.job.Apply(&UnitFinished{Job: 2, Seq: r.job.Seq + 1, Unit: 11, Succeeded: true})
+				return err
+			},
 			"apply lost":   func() error { _, err := r.job.Apply(&UnitLost{Job: 2, Seq: r.job.Seq + 1, Unit: 11}); return err },
 			"delete again": func() error { _, err := r.job.Apply(&JobDeleted{Job: 2, Seq: r.job.Seq + 1}); return err },
 		}

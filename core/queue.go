@@ -83,6 +83,7 @@ type Queue struct {
 	// workerSets caches the parsed worker_actions strings, which workers
 	// repeat on every request.
 	workerSets map[string][]*deque
+	paused     map[string]Pause
 
 	nReady, nLeased int
 }
@@ -107,7 +108,45 @@ func NewQueue(unitTimeout int64) *Queue {
 		ready:       make(map[string]*deque),
 		jobs:        make(map[int64]*QueueJob),
 		workerSets:  make(map[string][]*deque),
+		paused:      make(map[string]Pause),
 	}
+}
+
+// Pause is a paused action, as CloudCrowd's blacklist listed it.
+type Pause struct {
+	ID     int64
+	Action string
+	At     int64 // when it was paused, Unix nanoseconds
+}
+
+// SetPaused pauses or resumes an action: a paused action's units stay
+// queued and are not handed out. It returns the pause that ended, when
+// resuming.
+func (q *Queue) SetPaused(p Pause, paused bool) (Pause, bool) {
+	old, was := q.paused[p.Action]
+	if paused {
+		q.paused[p.Action] = p
+	} else {
+		delete(q.paused, p.Action)
+	}
+	clear(q.workerSets) // cached sets leave paused actions out
+	return old, was
+}
+
+// Paused returns the paused actions, oldest pause first.
+func (q *Queue) Paused() []Pause {
+	ps := make([]Pause, 0, len(q.paused))
+	for _, p := range q.paused {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b Pause) int { return cmp.Compare(a.ID, b.ID) })
+	return ps
+}
+
+// IsPaused reports whether an action is paused.
+func (q *Queue) IsPaused(action string) (Pause, bool) {
+	p, ok := q.paused[action]
+	return p, ok
 }
 
 // AddJob registers a job before its units are queued.
@@ -203,7 +242,11 @@ func (q *Queue) dequesFor(actions string) []*deque {
 	}
 	var ds []*deque
 	for name := range strings.SplitSeq(actions, ",") {
-		if d := q.ready[strings.TrimSpace(name)]; d != nil && !contains(ds, d) {
+		name = strings.TrimSpace(name)
+		if _, paused := q.paused[name]; paused {
+			continue
+		}
+		if d := q.ready[name]; d != nil && !contains(ds, d) {
 			ds = append(ds, d)
 		}
 	}

@@ -17,6 +17,8 @@ const (
 	recUnitLost        = 3
 	recJobDeleted      = 4
 	recCallbackSettled = 5
+	recUnitsRetried    = 6
+	recActionPaused    = 7
 )
 
 // RecordError locates a record that could not be decoded or applied.
@@ -85,6 +87,17 @@ func Encode(b []byte, ev core.Event) []byte {
 		b = binary.AppendUvarint(b, uint64(ev.Job))
 		b = binary.AppendUvarint(b, ev.Seq)
 		b = appendBool(b, ev.Delivered)
+	case *core.UnitsRetried:
+		b = append(b, recUnitsRetried)
+		b = binary.AppendUvarint(b, uint64(ev.Job))
+		b = binary.AppendUvarint(b, ev.Seq)
+		b = binary.AppendVarint(b, ev.At)
+	case *core.ActionPaused:
+		b = append(b, recActionPaused)
+		b = appendString(b, ev.Action)
+		b = appendBool(b, ev.Paused)
+		b = binary.AppendUvarint(b, uint64(ev.ID))
+		b = binary.AppendVarint(b, ev.At)
 	default:
 		panic(fmt.Sprintf("persistence: cannot encode %T", ev))
 	}
@@ -243,6 +256,10 @@ func Decode(rec []byte) (core.Event, error) {
 		ev = &core.JobDeleted{Job: d.id(), Seq: d.uvarint()}
 	case recCallbackSettled:
 		ev = &core.CallbackSettled{Job: d.id(), Seq: d.uvarint(), Delivered: d.bool()}
+	case recUnitsRetried:
+		ev = &core.UnitsRetried{Job: d.id(), Seq: d.uvarint(), At: d.varint()}
+	case recActionPaused:
+		ev = &core.ActionPaused{Action: d.string(), Paused: d.bool(), ID: d.id(), At: d.varint()}
 	default:
 		return nil, fmt.Errorf("unknown record type %d", rec[0])
 	}

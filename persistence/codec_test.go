@@ -19,6 +19,9 @@ var sampleEvents = []core.Event{
 	&core.JobDeleted{Job: 8, Seq: 2},
 	&core.CallbackSettled{Job: 7, Seq: 5, Delivered: true},
 	&core.CallbackSettled{Job: 7, Seq: 6},
+	&core.UnitsRetried{Job: 7, Seq: 7, At: 99},
+	&core.ActionPaused{Action: "word_count", Paused: true, ID: 3, At: 100},
+	&core.ActionPaused{Action: "word_count", ID: 3, At: 101},
 }
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {

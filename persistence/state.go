@@ -61,23 +61,39 @@ func AppendJob(b []byte, s *core.JobState) []byte {
 		b = binary.AppendUvarint(b, uint64(u.Attempts))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(u.Time))
 		b = appendBytes(b, u.Output)
+		b = binary.AppendUvarint(b, uint64(len(u.Errors)))
+		for _, e := range u.Errors {
+			b = appendString(b, e)
+		}
 		b = binary.AppendUvarint(b, uint64(u.First))
 		b = binary.AppendUvarint(b, uint64(u.End))
 	}
 	return b
 }
 
-// EncodeSnapshot joins the id counters and the encoded jobs into a
-// snapshot body.
-func EncodeSnapshot(lastJob, lastUnit int64, jobs [][]byte) []byte {
+// Snapshot is a snapshot body's contents besides the jobs.
+type Snapshot struct {
+	LastJob, LastUnit int64
+	Paused            []core.Pause
+}
+
+// EncodeSnapshot joins the counters, the paused actions and the encoded jobs
+// into a snapshot body.
+func EncodeSnapshot(s Snapshot, jobs [][]byte) []byte {
 	n := 32
 	for _, j := range jobs {
 		n += len(j) + binary.MaxVarintLen64
 	}
 	b := make([]byte, 0, n)
 	b = append(b, snapshotVersion)
-	b = binary.AppendUvarint(b, uint64(lastJob))
-	b = binary.AppendUvarint(b, uint64(lastUnit))
+	b = binary.AppendUvarint(b, uint64(s.LastJob))
+	b = binary.AppendUvarint(b, uint64(s.LastUnit))
+	b = binary.AppendUvarint(b, uint64(len(s.Paused)))
+	for _, p := range s.Paused {
+		b = binary.AppendUvarint(b, uint64(p.ID))
+		b = appendString(b, p.Action)
+		b = binary.AppendVarint(b, p.At)
+	}
 	b = binary.AppendUvarint(b, uint64(len(jobs)))
 	for _, j := range jobs {
 		b = appendBytes(b, j)
@@ -86,32 +102,35 @@ func EncodeSnapshot(lastJob, lastUnit int64, jobs [][]byte) []byte {
 }
 
 // DecodeSnapshot parses a snapshot body.
-func DecodeSnapshot(data []byte) (lastJob, lastUnit int64, jobs []core.JobState, err error) {
+func DecodeSnapshot(data []byte) (s Snapshot, jobs []core.JobState, err error) {
 	if len(data) == 0 || data[0] != snapshotVersion {
-		return 0, 0, nil, errors.New("snapshot: unknown version")
+		return s, nil, errors.New("snapshot: unknown version")
 	}
 	d := &decoder{b: data[1:]}
-	lastJob, lastUnit = d.id(), d.id()
+	s.LastJob, s.LastUnit = d.id(), d.id()
+	for n := d.count(); n > 0 && d.err == nil; n-- {
+		s.Paused = append(s.Paused, core.Pause{ID: d.id(), Action: d.string(), At: d.varint()})
+	}
 	n := d.count()
 	jobs = make([]core.JobState, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		jd := &decoder{b: d.bytesNoCopy()}
-		s := decodeJob(jd)
+		job := decodeJob(jd)
 		if jd.err == nil && len(jd.b) != 0 {
 			jd.fail(errors.New("trailing bytes"))
 		}
 		if jd.err != nil {
-			return 0, 0, nil, fmt.Errorf("snapshot: job %d of %d: %w", i+1, n, jd.err)
+			return s, nil, fmt.Errorf("snapshot: job %d of %d: %w", i+1, n, jd.err)
 		}
-		jobs = append(jobs, s)
+		jobs = append(jobs, job)
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(errors.New("trailing bytes"))
 	}
 	if d.err != nil {
-		return 0, 0, nil, fmt.Errorf("snapshot: %w", d.err)
+		return s, nil, fmt.Errorf("snapshot: %w", d.err)
 	}
-	return lastJob, lastUnit, jobs, nil
+	return s, jobs, nil
 }
 
 func decodeJob(d *decoder) core.JobState {
@@ -152,6 +171,12 @@ func decodeJob(d *decoder) core.JobState {
 		u.Time = d.float()
 		if u.Output = d.bytes(); len(u.Output) == 0 {
 			u.Output = nil
+		}
+		if n := d.count(); n > 0 {
+			u.Errors = make([]string, n)
+			for k := range u.Errors {
+				u.Errors[k] = d.string()
+			}
 		}
 		u.First, u.End = d.int32(), d.int32()
 	}

@@ -33,7 +33,7 @@ func jobsInEveryShape(t *testing.T) []*core.Job {
 	email := "a@b.c"
 	running := mk(&core.JobCreated{Job: 1, Action: "w", Merge: true, Inputs: []string{"a", "b", "c"}, Options: []byte(`{"k":1}`), Email: &email, MaxAttempts: 3})
 	step(running, 100, true, `1`)
-	step(running, 101, false, `"again"`) // retried
+	step(running, 101, false, `"again"`) // retried: its error is kept
 	split := mk(&core.JobCreated{Job: 2, Action: "p", Split: true, Merge: true, Inputs: []string{"d1", "d2"}, CallbackURL: "http://cb", MaxAttempts: 1})
 	step(split, 103, true, `["x",["y"]]`)
 	merging := mk(&core.JobCreated{Job: 3, Action: "w", Merge: true, Inputs: []string{"m"}, MaxAttempts: 2})
@@ -51,12 +51,13 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		s := j.State()
 		parts = append(parts, AppendJob(nil, &s))
 	}
-	lastJob, lastUnit, got, err := DecodeSnapshot(EncodeSnapshot(9, 999, parts))
+	want := Snapshot{LastJob: 9, LastUnit: 999, Paused: []core.Pause{{ID: 1, Action: "a", At: 5}, {ID: 4, Action: "b_c", At: -1}}}
+	head, got, err := DecodeSnapshot(EncodeSnapshot(want, parts))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lastJob != 9 || lastUnit != 999 || len(got) != len(jobs) {
-		t.Fatalf("counters %d %d, %d jobs", lastJob, lastUnit, len(got))
+	if !reflect.DeepEqual(head, want) || len(got) != len(jobs) {
+		t.Fatalf("snapshot %+v with %d jobs, want %+v with %d", head, len(got), want, len(jobs))
 	}
 	for i, j := range jobs {
 		r := core.RestoreJob(got[i])
@@ -84,9 +85,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 func TestDecodeSnapshotRefusesDamage(t *testing.T) {
 	jobs := jobsInEveryShape(t)
 	s := jobs[1].State()
-	body := EncodeSnapshot(2, 200, [][]byte{AppendJob(nil, &s)})
+	body := EncodeSnapshot(Snapshot{LastJob: 2, LastUnit: 200, Paused: []core.Pause{{ID: 1, Action: "x"}}}, [][]byte{AppendJob(nil, &s)})
 	for cut := 0; cut < len(body); cut++ {
-		if _, _, _, err := DecodeSnapshot(body[:cut]); err == nil {
+		if _, _, err := DecodeSnapshot(body[:cut]); err == nil {
 			t.Fatalf("snapshot cut to %d of %d bytes decoded", cut, len(body))
 		}
 	}

@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -152,7 +153,12 @@ func (s *Server) worker(ctx *fasthttp.RequestCtx) {
 
 // GET /worker/:name: the unit the worker holds, or {}.
 func (s *Server) workerUnit(ctx *fasthttp.RequestCtx) {
-	name, _ := ctx.UserValue("name").(string)
+	raw, _ := ctx.UserValue("name").(string)
+	name, err := url.PathUnescape(raw) // the router matches the raw path
+	if err != nil {
+		badRequest(ctx, "worker name is not a valid path segment")
+		return
+	}
 	r := s.co.WorkerUnit(name)
 	if r.Outcome == actors.NoContent {
 		ctx.SetContentType(jsonType)

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"time"
 )
 
 // Job is a job as GET /jobs/:id shows it. Keys keep CloudCrowd's order.
@@ -215,4 +216,22 @@ func (s *Status) AppendJSON(b []byte) []byte {
 	b = append(b, `,"waiting":`...)
 	b = strconv.AppendInt(b, int64(s.Units.Waiting), 10)
 	return append(b, "}}"...)
+}
+
+// Pause is a paused action, as CloudCrowd's GET /blacklist lists it.
+type Pause struct {
+	ID        int64     `json:"id"`
+	Action    string    `json:"action"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AppendJSON appends the pause's JSON document to b.
+func (p *Pause) AppendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendInt(b, p.ID, 10)
+	b = append(b, `,"action":`...)
+	b = AppendString(b, p.Action)
+	b = append(b, `,"created_at":"`...)
+	b = p.CreatedAt.UTC().AppendFormat(b, time.RFC3339)
+	return append(b, `"}`...)
 }

@@ -76,6 +76,8 @@ type Coordinator struct {
 	directory, dispatcher, registry *actor.PID
 
 	callbackClient *http.Client
+	counters       Counters
+	history        history
 
 	stopTicks chan struct{}
 	ticks     sync.WaitGroup
@@ -137,6 +139,7 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	}
 	c.tickEvery(c.dispatcher, 100*time.Millisecond)
 	c.tickEvery(c.registry, 250*time.Millisecond)
+	c.every(time.Second, c.sample)
 	return c, nil
 }
 
@@ -174,6 +177,11 @@ func (c *Coordinator) guard(next actor.ReceiverFunc) actor.ReceiverFunc {
 }
 
 func (c *Coordinator) tickEvery(pid *actor.PID, d time.Duration) {
+	c.every(d, func() { c.sys.Root.Send(pid, tick{}) })
+}
+
+// every runs f every d until Stop.
+func (c *Coordinator) every(d time.Duration, f func()) {
 	c.ticks.Add(1)
 	go func() {
 		defer c.ticks.Done()
@@ -182,7 +190,7 @@ func (c *Coordinator) tickEvery(pid *actor.PID, d time.Duration) {
 		for {
 			select {
 			case <-t.C:
-				c.sys.Root.Send(pid, tick{})
+				f()
 			case <-c.stopTicks:
 				return
 			}

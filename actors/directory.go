@@ -49,15 +49,29 @@ func (d *directory) Receive(ctx actor.Context) {
 		m.reply <- set
 	case *listJobs:
 		ids, total := d.index.Incomplete(m.limit)
-		list := jobList{total: total, counts: make(map[string]int)}
-		for s := core.Processing; s <= core.Merging; s++ {
-			list.counts[s.String()] = d.index.Count(s)
+		m.reply <- d.list(ids, total)
+	case *pageJobs:
+		ids, total := d.index.Page(m.filter, m.offset, m.limit)
+		m.reply <- d.list(ids, total)
+	case *jobDetail:
+		if pid := d.children[m.id]; pid != nil {
+			ctx.Send(pid, m)
+		} else {
+			m.reply <- nil
 		}
-		for _, id := range ids {
-			list.pids = append(list.pids, d.children[id])
-		}
-		m.reply <- list
 	}
+}
+
+// list answers the jobs ids with their actors and the counts by status.
+func (d *directory) list(ids []int64, total int) jobList {
+	list := jobList{ids: ids, total: total, counts: make(map[string]int)}
+	for s := core.Processing; s <= core.Merging; s++ {
+		list.counts[s.String()] = d.index.Count(s)
+	}
+	for _, id := range ids {
+		list.pids = append(list.pids, d.children[id])
+	}
+	return list
 }
 
 // restore starts an actor for every job the journal held, in id order, and

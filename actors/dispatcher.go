@@ -73,6 +73,21 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		d.pause(m)
 	case *listPaused:
 		m.reply <- q.Paused()
+	case *unitStates:
+		states := make(map[int64][2]string, len(m.ids))
+		for _, id := range m.ids {
+			st, w := q.UnitState(id)
+			states[id] = [2]string{st, w}
+		}
+		m.reply <- states
+	case *unitViews:
+		views := make(map[int64]wire.WorkUnit, len(m.ids))
+		for _, id := range m.ids {
+			if e := q.Entry(id); e != nil {
+				views[id] = e.View()
+			}
+		}
+		m.reply <- views
 	case tick:
 		for _, x := range q.Tick(d.c.now()) {
 			ctx.Send(d.c.registry, &activity{worker: x.Worker, released: x.Entry.Unit})

@@ -53,6 +53,18 @@ func (a *jobActor) Receive(ctx actor.Context) {
 		a.delete(ctx, m.call)
 	case *retryJob:
 		a.retry(ctx, m.call)
+	case *consoleJob:
+		if a.job.Deleted {
+			m.reply <- wire.ConsoleJob{} // deleted meanwhile: not listed
+			return
+		}
+		m.reply <- a.consoleView(false)
+	case *jobDetail:
+		if a.job.Deleted {
+			m.reply <- nil
+			return
+		}
+		m.reply <- a.detail(m.offset, m.limit)
 	case *snapshotJob:
 		if a.job.Deleted {
 			m.reply <- nil
@@ -81,6 +93,7 @@ func (a *jobActor) start(ctx actor.Context) {
 	}
 	job, fx := core.NewJob(a.created)
 	a.job = job
+	a.c.counters.JobsCreated.Add(1)
 	a.qj = &core.QueueJob{ID: job.ID, Action: job.Action, Options: job.Options, Owner: ctx.Self()}
 	view, cl := job.View(a.created.At), a.createCall
 	a.send(ctx, a.created, fx, nil, func(err error) {
@@ -100,6 +113,7 @@ func (a *jobActor) finish(ctx actor.Context, m *finish) {
 		return
 	}
 	fx := a.apply(ev)
+	a.count(m.Succeeded, fx)
 	if !m.hasNext && m.Actions != "" && len(fx.Ready) > 0 {
 		// Nothing was ready when the dispatcher looked, but this report
 		// made units (a split's children, the merge unit): the dispatcher
@@ -137,7 +151,22 @@ func (a *jobActor) lose(ctx actor.Context, m *lose) {
 	if err != nil {
 		return // deleted or already complete: nothing was lost
 	}
-	a.commit(ctx, ev, nil)
+	a.c.counters.LeasesLost.Add(1)
+	fx := a.apply(ev)
+	a.count(false, fx)
+	a.send(ctx, ev, fx, nil, a.logJournalError)
+}
+
+// count adds a report's outcome to the coordinator's counters.
+func (a *jobActor) count(succeeded bool, fx core.Effects) {
+	switch {
+	case succeeded:
+		a.c.counters.UnitsSucceeded.Add(1)
+	case fx.Retry != nil:
+		a.c.counters.AttemptsFailed.Add(1)
+	case fx.Settled != 0:
+		a.c.counters.UnitsFailed.Add(1)
+	}
 }
 
 // commit applies ev and sends it on (done runs once it is durable; nil

@@ -160,6 +160,7 @@ type (
 		reply chan jobList
 	}
 	jobList struct {
+		ids    []int64
 		pids   []*actor.PID
 		total  int            // incomplete jobs
 		counts map[string]int // jobs by status name

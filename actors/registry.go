@@ -52,6 +52,15 @@ func (r *registry) Receive(ctx actor.Context) {
 			}
 		}
 		m.reply <- list
+	case *workerDetails:
+		alive := r.reg.Alive(r.c.now())
+		copies := make([]*core.Worker, len(alive))
+		for i, w := range alive {
+			cp := *w
+			cp.Units = append([]int64(nil), w.Units...)
+			copies[i] = &cp
+		}
+		m.reply <- copies
 	case tick:
 		for _, dead := range r.reg.Expire(r.c.now()) {
 			r.c.log.Warn("worker stopped checking in; taking back its units", "worker", dead.Name, "units", len(dead.Units))

@@ -7,8 +7,18 @@ import "slices"
 type Index struct {
 	status     map[int64]Status
 	incomplete []int64 // ids in creation order; complete or deleted ones are skipped lazily
+	all        []int64 // every id in creation order; deleted ones are skipped lazily
 	counts     [Merging + 1]int
 }
+
+// Filter selects jobs for a page of the console.
+type Filter uint8
+
+const (
+	AllJobs Filter = iota
+	IncompleteJobs
+	CompleteJobs
+)
 
 // NewIndex returns an empty index.
 func NewIndex() *Index { return &Index{status: make(map[int64]Status)} }
@@ -18,6 +28,8 @@ func (x *Index) Set(id int64, s Status) {
 	old, known := x.status[id]
 	if known {
 		x.counts[old]--
+	} else {
+		x.all = append(x.all, id)
 	}
 	if !s.Complete() && (!known || old.Complete()) {
 		x.addIncomplete(id)
@@ -46,6 +58,43 @@ func (x *Index) Remove(id int64) {
 		x.counts[s]--
 		delete(x.status, id)
 	}
+	if len(x.all) > 64 && len(x.all) > 2*len(x.status) {
+		live := x.all[:0]
+		for _, id := range x.all {
+			if _, ok := x.status[id]; ok {
+				live = append(live, id)
+			}
+		}
+		clear(x.all[len(live):])
+		x.all = live
+	}
+}
+
+// Page returns the ids of one page of jobs (incomplete ones oldest first,
+// the others newest first) and how many jobs the filter selects. The cost
+// is the page, plus the jobs skipped to reach it.
+func (x *Index) Page(f Filter, offset, limit int) (ids []int64, total int) {
+	if f == IncompleteJobs {
+		live, total := x.Incomplete(int(^uint(0) >> 1))
+		offset = min(offset, len(live))
+		return live[offset:min(offset+limit, len(live))], total
+	}
+	total = len(x.status)
+	if f == CompleteJobs {
+		total = x.counts[Succeeded] + x.counts[Failed]
+	}
+	for i := len(x.all) - 1; i >= 0 && len(ids) < limit; i-- {
+		s, ok := x.status[x.all[i]]
+		if !ok || (f == CompleteJobs && !s.Complete()) {
+			continue
+		}
+		if offset > 0 {
+			offset--
+			continue
+		}
+		ids = append(ids, x.all[i])
+	}
+	return ids, total
 }
 
 // Incomplete returns up to limit incomplete job ids, oldest first, and how

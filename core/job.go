@@ -195,6 +195,9 @@ func (j *Job) unit(id int64) (*Unit, int) {
 	return &j.units[i], i
 }
 
+// Phase is the phase the i-th unit of Units belongs to.
+func (j *Job) Phase(i int) Status { return j.kind(i) }
+
 // kind is the phase a unit belongs to, whether or not it is complete.
 func (j *Job) kind(i int) Status {
 	switch {

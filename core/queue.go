@@ -434,6 +434,25 @@ func (q *Queue) compactOwners() {
 	q.dead = 0
 }
 
+// UnitState says where an incomplete unit is, for the console: queued,
+// waiting (backing off), or running (with its worker). A unit the queue
+// does not know is reported as queued: its job has not handed it over yet.
+func (q *Queue) UnitState(unit int64) (state, worker string) {
+	e := q.entries[unit]
+	if e == nil {
+		return "queued", ""
+	}
+	switch e.state {
+	case stateWaiting:
+		return "waiting", ""
+	case stateLeased:
+		return "running", e.Worker
+	case stateReported:
+		return "running", ""
+	}
+	return "queued", ""
+}
+
 // Entry returns a unit the dispatcher knows.
 func (q *Queue) Entry(unit int64) *Entry { return q.entries[unit] }
 

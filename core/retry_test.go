@@ -147,3 +147,37 @@ func TestPausedActionsAreNotHandedOut(t *testing.T) {
 		t.Fatalf("lease after resume %d, want 2", got)
 	}
 }
+
+func TestIndexPages(t *testing.T) {
+	x := NewIndex()
+	for id := int64(1); id <= 10; id++ {
+		x.Set(id, Processing)
+	}
+	for _, id := range []int64{2, 5, 9} {
+		x.Set(id, Succeeded)
+	}
+	x.Set(7, Failed)
+	x.Remove(3)
+	for _, c := range []struct {
+		f             Filter
+		offset, limit int
+		want          []int64
+		total         int
+	}{
+		{IncompleteJobs, 0, 3, []int64{1, 4, 6}, 5},
+		{IncompleteJobs, 3, 3, []int64{8, 10}, 5},
+		{IncompleteJobs, 9, 3, []int64{}, 5},
+		{AllJobs, 0, 4, []int64{10, 9, 8, 7}, 9},
+		{AllJobs, 8, 4, []int64{1}, 9},
+		{CompleteJobs, 0, 2, []int64{9, 7}, 4},
+		{CompleteJobs, 2, 5, []int64{5, 2}, 4},
+	} {
+		got, total := x.Page(c.f, c.offset, c.limit)
+		if len(got) == 0 {
+			got = []int64{}
+		}
+		if !reflect.DeepEqual(got, c.want) || total != c.total {
+			t.Errorf("Page(%d, %d, %d) = %v, %d; want %v, %d", c.f, c.offset, c.limit, got, total, c.want, c.total)
+		}
+	}
+}

@@ -318,6 +318,9 @@ func (w *WAL) control(c *control) controlResult {
 	return <-c.reply
 }
 
+// Mode is the log's sync mode.
+func (w *WAL) Mode() SyncMode { return w.mode }
+
 // FirstIndex is the index of the first record kept; on an empty log, the
 // index the next record gets.
 func (w *WAL) FirstIndex() uint64 { return w.first.Load() }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/documentcloud/crowd/action"
 	"github.com/documentcloud/crowd/actors"
-	"github.com/documentcloud/crowd/webui"
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 )
@@ -89,11 +88,7 @@ func (s *Server) routes() *router.Router {
 	r.PUT("/worker", s.worker)
 	r.GET("/worker/{name}", s.workerUnit)
 
-	console := (&fasthttp.FS{FS: webui.Files(), Compress: true, AllowEmptyRoot: true}).NewRequestHandler()
-	r.GET("/", func(ctx *fasthttp.RequestCtx) {
-		ctx.URI().SetPath("/index.html")
-		console(ctx)
-	})
+	s.consoleRoutes(r)
 	return r
 }
 

@@ -56,6 +56,11 @@ type WALOptions struct {
 	Interval    time.Duration // for SyncInterval; default 50ms
 	SegmentSize int           // default 16 MiB
 	Logger      *slog.Logger  // repairs are logged here (Warn), with what was cut; default slog.Default()
+	// OnBatch and OnSync, when set, are told of every batch written (its
+	// record count) and every fsync (its duration), for metrics. They run
+	// on the writer goroutine: keep them quick.
+	OnBatch func(records int)
+	OnSync  func(took time.Duration)
 }
 
 // WALStats are counters for metrics.
@@ -87,6 +92,7 @@ type WAL struct {
 	log    *wal.Log
 	lock   *os.File
 	logger *slog.Logger
+	opts   WALOptions
 
 	mu     sync.RWMutex // held shared while sending on ch, exclusively to close it
 	closed bool
@@ -188,7 +194,7 @@ func openLocked(dir string, o WALOptions) (*WAL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("persistence: opening the wal in %s: %w", dir, err)
 	}
-	w := &WAL{dir: dir, mode: o.Sync, segSz: o.SegmentSize, log: log, logger: o.Logger,
+	w := &WAL{dir: dir, mode: o.Sync, segSz: o.SegmentSize, log: log, logger: o.Logger, opts: o,
 		ch: make(chan request, queueSize), exited: make(chan struct{})}
 	fail := func(err error) (*WAL, error) {
 		log.Close()
@@ -520,6 +526,9 @@ func (w *WAL) commit(recs []request) {
 	if err == nil {
 		w.records.Add(uint64(len(recs)))
 		w.batches.Add(1)
+		if w.opts.OnBatch != nil {
+			w.opts.OnBatch(len(recs))
+		}
 		w.bytesOnDisk.Add(bytes)
 		w.dirty = true
 		if created > 0 {
@@ -558,7 +567,11 @@ func (w *WAL) sync() error {
 		}
 		w.dirDirty = false
 	}
-	d := int64(time.Since(start))
+	took := time.Since(start)
+	if w.opts.OnSync != nil {
+		w.opts.OnSync(took)
+	}
+	d := int64(took)
 	w.syncs.Add(1)
 	w.lastSync.Store(d)
 	if d > w.maxSync.Load() {

@@ -18,8 +18,10 @@ import (
 
 	"github.com/documentcloud/crowd/action"
 	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/metrics"
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // Options configure a Server.
@@ -30,6 +32,7 @@ type Options struct {
 	Login, Password string
 	MaxBody         int64 // request bodies above this are refused with 413
 	Logger          *slog.Logger
+	Metrics         *metrics.Metrics // when set: GET /metrics, and each route's latency
 }
 
 // Server is the coordinator's HTTP server.
@@ -78,18 +81,34 @@ func (s *Server) routes() *router.Router {
 	}
 	r.PanicHandler = s.panicked
 
-	r.GET("/heartbeat", heartbeat)
-	r.GET("/status", s.status)
-	r.POST("/jobs", s.createJob)
-	r.GET("/jobs/{id}", s.getJob)
-	r.DELETE("/jobs/{id}", s.deleteJob)
-	r.POST("/work", s.dequeue)
-	r.PUT("/work/{id}", s.complete)
-	r.PUT("/worker", s.worker)
-	r.GET("/worker/{name}", s.workerUnit)
-
+	s.handle(r, "GET", "/heartbeat", heartbeat)
+	s.handle(r, "GET", "/status", s.status)
+	s.handle(r, "POST", "/jobs", s.createJob)
+	s.handle(r, "GET", "/jobs/{id}", s.getJob)
+	s.handle(r, "DELETE", "/jobs/{id}", s.deleteJob)
+	s.handle(r, "POST", "/work", s.dequeue)
+	s.handle(r, "PUT", "/work/{id}", s.complete)
+	s.handle(r, "PUT", "/worker", s.worker)
+	s.handle(r, "GET", "/worker/{name}", s.workerUnit)
+	if m := s.opts.Metrics; m != nil {
+		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(m.Handler()))
+	}
 	s.consoleRoutes(r)
 	return r
+}
+
+// handle registers a route; with metrics on, it times every request into
+// the route's own histogram.
+func (s *Server) handle(r *router.Router, method, path string, h fasthttp.RequestHandler) {
+	if m := s.opts.Metrics; m != nil {
+		observer, next := m.Route(method+" "+path), h
+		h = func(ctx *fasthttp.RequestCtx) {
+			start := time.Now()
+			next(ctx)
+			observer.Observe(time.Since(start).Seconds())
+		}
+	}
+	r.Handle(method, path, h)
 }
 
 // handler wraps the router with what applies to every route: CloudCrowd's

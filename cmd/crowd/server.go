@@ -11,6 +11,7 @@ import (
 	"github.com/documentcloud/crowd/action"
 	"github.com/documentcloud/crowd/actors"
 	"github.com/documentcloud/crowd/config"
+	"github.com/documentcloud/crowd/metrics"
 	"github.com/documentcloud/crowd/persistence"
 	"github.com/documentcloud/crowd/transport"
 	"github.com/spf13/cobra"
@@ -51,7 +52,9 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	wal, err := persistence.OpenWAL(persistence.WALOptions{Dir: cfg.DataDir, Sync: mode, Interval: cfg.FsyncInterval, Logger: log})
+	m := metrics.New()
+	wal, err := persistence.OpenWAL(persistence.WALOptions{Dir: cfg.DataDir, Sync: mode, Interval: cfg.FsyncInterval,
+		Logger: log, OnSync: m.ObserveSync, OnBatch: m.ObserveBatch})
 	if err != nil {
 		return err
 	}
@@ -75,10 +78,12 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	m.Watch(co)
 	snap := &actors.Snapshotter{Coordinator: co, Log: wal, Dir: cfg.DataDir,
 		Every: uint64(cfg.SnapshotEvery), Bytes: snapshotBytes, Logger: log}
 	snap.SetGeneration(gen)
 	snapCtx, stopSnapshots := context.WithCancel(ctx)
+	defer stopSnapshots()
 	snapshots := make(chan struct{})
 	go func() { snap.Run(snapCtx); close(snapshots) }()
 
@@ -89,6 +94,7 @@ func runServer(ctx context.Context, cfg config.Config) error {
 		Password:    cfg.Password,
 		MaxBody:     cfg.MaxBody,
 		Logger:      log,
+		Metrics:     m,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -35,6 +35,8 @@ type Settings struct {
 	StatusJobs      int           // jobs listed by /status at most
 	Logger          *slog.Logger
 	Now             func() time.Time // the clock; time.Now when nil
+	// RemoveFiles, when set, deletes a deleted job's stored files.
+	RemoveFiles func(action string, job int64)
 }
 
 func (s *Settings) defaults() {

@@ -222,6 +222,9 @@ func (a *jobActor) effects(ctx actor.Context, fx core.Effects, lease *leaseFor) 
 	if fx.Deleted {
 		ctx.Send(d, &dropJob{job: a.job.ID, units: fx.Drop, from: ctx.Self()})
 		ctx.Send(ctx.Parent(), &jobGone{id: a.job.ID, from: ctx.Self()})
+		if remove := a.c.set.RemoveFiles; remove != nil {
+			go remove(a.job.Action, a.job.ID) // files are slow to delete; the job is gone already
+		}
 	}
 }
 

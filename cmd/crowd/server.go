@@ -10,6 +10,7 @@ import (
 
 	"github.com/documentcloud/crowd/action"
 	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/assets"
 	"github.com/documentcloud/crowd/config"
 	"github.com/documentcloud/crowd/metrics"
 	"github.com/documentcloud/crowd/persistence"
@@ -67,6 +68,10 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	log.Info("state restored", "data_dir", cfg.DataDir, "jobs", len(state.Jobs), "snapshot", gen,
 		"took", time.Since(start).Round(time.Millisecond))
 
+	store, err := assets.FromConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	co, err := actors.Start(actors.Settings{
 		WorkUnitRetries: cfg.WorkUnitRetries,
 		RetryBackoff:    cfg.RetryBackoff,
@@ -74,6 +79,11 @@ func runServer(ctx context.Context, cfg config.Config) error {
 		UnitTimeout:     cfg.UnitTimeout,
 		CallbackRetries: cfg.CallbackRetries,
 		Logger:          log,
+		RemoveFiles: func(action string, job int64) {
+			if err := store.DeleteJob(context.Background(), action, job); err != nil {
+				log.Warn("deleting a job's files", "job", job, "err", err)
+			}
+		},
 	}, wal, state)
 	if err != nil {
 		return err

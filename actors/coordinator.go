@@ -78,6 +78,7 @@ type Coordinator struct {
 	directory, dispatcher, registry *actor.PID
 
 	callbackClient *http.Client
+	beat           *beat
 	counters       Counters
 	history        history
 
@@ -99,6 +100,7 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 		ids:       &idCounter{},
 		rules:     core.Rules{RetryBackoff: int64(set.RetryBackoff)},
 		stopTicks: make(chan struct{}),
+		beat:      newBeat(),
 
 		callbackClient: &http.Client{Timeout: set.CallbackTimeout},
 	}
@@ -142,11 +144,12 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	c.tickEvery(c.dispatcher, 100*time.Millisecond)
 	c.tickEvery(c.registry, 250*time.Millisecond)
 	c.every(time.Second, c.sample)
+	c.every(beatPeriod, c.beat.tick)
 	return c, nil
 }
 
-// spawn starts a top-level actor that keeps its state when a message
-// panics: the guard middleware answers that message and logs the panic.
+// spawn starts a top-level actor. Actors keep their state when a message
+// panics (see guard).
 func (c *Coordinator) spawn(name string, producer actor.Producer) (*actor.PID, error) {
 	pid, err := c.sys.Root.SpawnNamed(c.props(producer), name)
 	if err != nil {
@@ -156,25 +159,24 @@ func (c *Coordinator) spawn(name string, producer actor.Producer) (*actor.PID, e
 }
 
 func (c *Coordinator) props(producer actor.Producer) *actor.Props {
-	return actor.PropsFromProducer(producer, actor.WithReceiverMiddleware(c.guard))
+	return actor.PropsFromProducer(producer)
 }
 
-// guard recovers a panic in an actor's Receive, answers the request that
-// caused it with an internal error, and logs it with its stack. The actor
-// keeps running with its state: a panic is a bug, and losing every job of
-// the process would be worse than one bad answer.
-func (c *Coordinator) guard(next actor.ReceiverFunc) actor.ReceiverFunc {
-	return func(ctx actor.ReceiverContext, env *actor.MessageEnvelope) {
-		defer func() {
-			if v := recover(); v != nil {
-				c.log.Error("actor panic", "actor", ctx.Self().Id, "message", fmt.Sprintf("%T", env.Message),
-					"panic", v, "stack", string(debug.Stack()))
-				if r, ok := env.Message.(request); ok {
-					r.replyTo().internal()
-				}
-			}
-		}()
-		next(ctx, env)
+// guard is deferred by every actor's Receive: it recovers a panic, answers
+// the request that caused it with an internal error, and logs it with its
+// stack. The actor keeps running with its state: a panic is a bug, and
+// losing every job of the process would be worse than one bad answer.
+// (A receiver middleware would do the same, at an allocation per message.)
+func (c *Coordinator) guard(ctx actor.Context) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	msg := ctx.Message()
+	c.log.Error("actor panic", "actor", ctx.Self().Id, "message", fmt.Sprintf("%T", msg),
+		"panic", v, "stack", string(debug.Stack()))
+	if r, ok := msg.(request); ok {
+		r.replyTo().internal()
 	}
 }
 
@@ -221,7 +223,7 @@ func (c *Coordinator) Stop(ctx context.Context) error {
 
 func (c *Coordinator) ask(pid *actor.PID, msg any, cl call) Reply {
 	c.sys.Root.Send(pid, msg)
-	return cl.wait(c.set.RequestTimeout)
+	return cl.wait(c.beat, c.set.RequestTimeout)
 }
 
 // CreateJob is POST /jobs.

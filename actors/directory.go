@@ -20,6 +20,7 @@ type directory struct {
 }
 
 func (d *directory) Receive(ctx actor.Context) {
+	defer d.c.guard(ctx)
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		d.restore(ctx)

@@ -20,6 +20,7 @@ type dispatcher struct {
 }
 
 func (d *dispatcher) Receive(ctx actor.Context) {
+	defer d.c.guard(ctx)
 	q := d.queue
 	switch m := ctx.Message().(type) {
 	case *dequeue:
@@ -148,7 +149,7 @@ func (d *dispatcher) pause(m *pauseAction) {
 	old, was := q.IsPaused(m.action)
 	if m.paused == was {
 		if was {
-			m.call.answer(Reply{Outcome: OK, Pause: pauseView(old)})
+			m.call.answer(Reply{Outcome: OK, Pause: ptr(pauseView(old))})
 		} else {
 			m.call.answer(Reply{Outcome: NotFound, Err: errNotPaused})
 		}
@@ -165,7 +166,7 @@ func (d *dispatcher) pause(m *pauseAction) {
 			m.call.fail(err)
 			return
 		}
-		m.call.answer(Reply{Outcome: OK, Pause: pauseView(p)})
+		m.call.answer(Reply{Outcome: OK, Pause: ptr(pauseView(p))})
 	})
 }
 

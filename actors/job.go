@@ -30,6 +30,7 @@ type jobActor struct {
 }
 
 func (a *jobActor) Receive(ctx actor.Context) {
+	defer a.c.guard(ctx)
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
@@ -42,7 +43,7 @@ func (a *jobActor) Receive(ctx actor.Context) {
 			m.call.answer(Reply{Outcome: NotFound, Err: errNoJob})
 			return
 		}
-		m.call.answer(Reply{Outcome: OK, Job: a.job.View(a.c.now())})
+		m.call.answer(Reply{Outcome: OK, Job: ptr(a.job.View(a.c.now()))})
 	case *viewJob:
 		if a.job.Deleted {
 			m.reply <- wire.Job{} // deleted meanwhile: not listed
@@ -101,7 +102,7 @@ func (a *jobActor) start(ctx actor.Context) {
 			cl.fail(err)
 			return
 		}
-		cl.answer(Reply{Outcome: OK, Job: view})
+		cl.answer(Reply{Outcome: OK, Job: &view})
 	})
 	a.created, a.createCall = nil, nil
 }
@@ -269,6 +270,6 @@ func (a *jobActor) retry(ctx actor.Context, cl call) {
 			cl.fail(err)
 			return
 		}
-		cl.answer(Reply{Outcome: OK, Job: view})
+		cl.answer(Reply{Outcome: OK, Job: &view})
 	})
 }

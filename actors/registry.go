@@ -15,6 +15,7 @@ type registry struct {
 }
 
 func (r *registry) Receive(ctx actor.Context) {
+	defer r.c.guard(ctx)
 	switch m := ctx.Message().(type) {
 	case *activity:
 		if m.at != 0 {

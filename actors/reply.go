@@ -22,12 +22,14 @@ const (
 	Internal                   // a bug: the actor panicked
 )
 
-// Reply is the answer to one request.
+// Reply is the answer to one request. Unit is inline because POST /work
+// and PUT /work/:id answer one every time; the rarer answers are pointers,
+// to keep the reply (and the channel that carries it) small.
 type Reply struct {
 	Outcome Outcome
-	Job     wire.Job
 	Unit    wire.WorkUnit
-	Pause   wire.Pause
+	Job     *wire.Job
+	Pause   *wire.Pause
 	Err     error // why, for every outcome but OK and NoContent
 }
 
@@ -55,21 +57,41 @@ func (c call) fail(err error) { c.answer(Reply{Outcome: Unavailable, Err: err}) 
 
 func (c call) internal() { c.answer(Reply{Outcome: Internal, Err: errPanic}) }
 
-// wait blocks until the answer comes or the timeout passes.
-func (c call) wait(timeout time.Duration) Reply {
-	select {
-	case r := <-c:
-		return r
-	default:
+// wait blocks until the answer comes or about timeout passes (counted in
+// beats, so within a second).
+func (c call) wait(b *beat, timeout time.Duration) Reply {
+	for left := timeout; ; left -= beatPeriod {
+		select {
+		case r := <-c:
+			return r
+		case <-b.next():
+			if left <= 0 {
+				return Reply{Outcome: Unavailable, Err: errTimeout}
+			}
+		}
 	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case r := <-c:
-		return r
-	case <-t.C:
-		return Reply{Outcome: Unavailable, Err: errTimeout}
-	}
+}
+
+// beat is a channel closed (and replaced) every beatPeriod, which every
+// waiting request watches: one ticker for the process instead of a timer
+// per request.
+type beat struct{ ch atomic.Pointer[chan struct{}] }
+
+const beatPeriod = time.Second
+
+func newBeat() *beat {
+	b := &beat{}
+	ch := make(chan struct{})
+	b.ch.Store(&ch)
+	return b
+}
+
+func (b *beat) next() <-chan struct{} { return *b.ch.Load() }
+
+// tick wakes every waiter.
+func (b *beat) tick() {
+	ch := make(chan struct{})
+	close(*b.ch.Swap(&ch))
 }
 
 // request is a message that carries a call, so that a panic while handling
@@ -110,3 +132,5 @@ func (j *join) done() {
 		j.call.answer(Reply{Outcome: NoContent})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -90,7 +90,7 @@ func TestRestoreRebuildsWhatTheJournalHolds(t *testing.T) {
 	live := map[int64]wire.Job{}
 	for id := int64(1); id <= 5; id++ {
 		if r := c.Job(id); r.Outcome == OK {
-			live[id] = r.Job
+			live[id] = *r.Job
 		}
 	}
 	if _, ok := live[4]; ok || len(live) != 4 {

@@ -44,9 +44,9 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 			e := q.Lease(l.worker, l.actions, now)
 			d.tellRegistry(ctx, l.worker, now, 0, e)
 			if e != nil {
-				l.join.leased(e.View(), true)
+				l.call.answer(Reply{Outcome: OK, Unit: e.View()})
 			} else {
-				l.join.leased(wire.WorkUnit{}, false)
+				l.call.answer(Reply{Outcome: NoContent})
 			}
 		}
 	case *requeue:

@@ -14,8 +14,9 @@ var (
 	errNoUnit = errors.New("no such work unit")
 )
 
-// jobActor owns one job. It decides on reports with the job's core, journals
-// the event, applies it, and answers the request once the event is durable.
+// jobActor owns one job. It decides on reports with the job's core, applies
+// the event, and journals it; once the event is durable, it tells the other
+// actors what changed and answers the request.
 type jobActor struct {
 	c   *Coordinator
 	job *core.Job
@@ -83,6 +84,9 @@ func (a *jobActor) Receive(ctx actor.Context) {
 	case jobForgotten:
 		a.forgotten = true
 		a.stopWhenReleased(ctx)
+	case jobCompleted:
+		a.c.log.Info("job complete", "job", a.job.ID, "action", a.job.Action, "status", a.job.Status.String())
+		a.maybeCallback(ctx)
 	}
 }
 
@@ -118,11 +122,12 @@ func (a *jobActor) finish(ctx actor.Context, m *finish) {
 	if !m.hasNext && m.Actions != "" && len(fx.Ready) > 0 {
 		// Nothing was ready when the dispatcher looked, but this report
 		// made units (a split's children, the merge unit): the dispatcher
-		// leases the worker its next unit after queueing them, and the
-		// answer waits for both that and the journal.
-		j := &join{call: m.call}
-		j.parts.Store(2)
-		a.send(ctx, ev, fx, &leaseFor{worker: m.Worker, actions: m.Actions, join: j}, j.durable)
+		// queues them and answers the worker with its next unit.
+		a.send(ctx, ev, fx, &leaseFor{worker: m.Worker, actions: m.Actions, call: m.call}, func(err error) {
+			if err != nil {
+				m.call.fail(err)
+			}
+		})
 		return
 	}
 	a.send(ctx, ev, fx, nil, func(err error) {
@@ -179,12 +184,27 @@ func (a *jobActor) commit(ctx actor.Context, ev core.Event, done func(error)) {
 	a.send(ctx, ev, a.apply(ev), nil, done)
 }
 
-// send tells the other actors what an applied event changed, then hands it
-// to the journal. In that order: the journal may answer the client at once,
-// and the client's next request must find the change at the dispatcher.
+// send hands an applied event to the journal. Once it is durable, the
+// event's outcome goes to the other actors (the dispatcher queues new units,
+// the directory learns the status), and only then does done answer: the
+// client's next request finds the change. Nothing of an event is seen
+// outside the job before it is on disk, so a crash cannot leave a worker
+// holding a unit whose id the restarted coordinator would give again.
 func (a *jobActor) send(ctx actor.Context, ev core.Event, fx core.Effects, lease *leaseFor, done func(error)) {
-	a.effects(ctx, fx, lease)
-	a.c.journal.Append(ev, done)
+	if fx.Empty() && lease == nil {
+		a.c.journal.Append(ev, done)
+		return
+	}
+	o := &outcome{c: a.c, self: ctx.Self(), parent: ctx.Parent(), job: a.qj, fx: fx, status: a.job.Status, lease: lease}
+	if r := fx.Retry; r != nil {
+		o.delay = a.c.rules.Backoff(r.Attempts)
+	}
+	a.c.journal.Append(ev, func(err error) {
+		if err == nil {
+			o.publish()
+		}
+		done(err)
+	})
 }
 
 func (a *jobActor) apply(ev core.Event) core.Effects {
@@ -201,30 +221,40 @@ func (a *jobActor) logJournalError(err error) {
 	}
 }
 
-// effects tells the dispatcher and the directory what an event changed.
-func (a *jobActor) effects(ctx actor.Context, fx core.Effects, lease *leaseFor) {
-	d := a.c.dispatcher
+// outcome is what an applied event tells the other actors. It is sent from
+// the journal's goroutine, so it holds copies, never the job itself.
+type outcome struct {
+	c            *Coordinator
+	self, parent *actor.PID
+	job          *core.QueueJob // fixed at the job's start
+	fx           core.Effects
+	status       core.Status // the job's status after the event
+	delay        int64       // the back-off of a retry
+	lease        *leaseFor
+}
+
+func (o *outcome) publish() {
+	send, d, fx := o.c.sys.Root.Send, o.c.dispatcher, &o.fx
 	if len(fx.Ready) > 0 {
-		ctx.Send(d, &enqueue{job: a.qj, units: fx.Ready, lease: lease})
+		send(d, &enqueue{job: o.job, units: fx.Ready, lease: o.lease})
 	}
 	if r := fx.Retry; r != nil {
-		ctx.Send(d, &requeue{unit: r.Unit, attempts: r.Attempts, delay: a.c.rules.Backoff(r.Attempts)})
+		send(d, &requeue{unit: r.Unit, attempts: r.Attempts, delay: o.delay})
 	}
 	if fx.Settled != 0 {
-		ctx.Send(d, &settle{unit: fx.Settled})
+		send(d, &settle{unit: fx.Settled})
 	}
 	if fx.Changed {
-		ctx.Send(ctx.Parent(), &statusChanged{id: a.job.ID, status: a.job.Status})
+		send(o.parent, &statusChanged{id: o.job.ID, status: o.status})
 	}
 	if fx.Completed {
-		a.c.log.Info("job complete", "job", a.job.ID, "action", a.job.Action, "status", a.job.Status.String())
-		a.maybeCallback(ctx)
+		send(o.self, jobCompleted{}) // the callback starts from the job's own goroutine
 	}
 	if fx.Deleted {
-		ctx.Send(d, &dropJob{job: a.job.ID, units: fx.Drop, from: ctx.Self()})
-		ctx.Send(ctx.Parent(), &jobGone{id: a.job.ID, from: ctx.Self()})
-		if remove := a.c.set.RemoveFiles; remove != nil {
-			go remove(a.job.Action, a.job.ID) // files are slow to delete; the job is gone already
+		send(d, &dropJob{job: o.job.ID, units: fx.Drop, from: o.self})
+		send(o.parent, &jobGone{id: o.job.ID, from: o.self})
+		if remove := o.c.set.RemoveFiles; remove != nil {
+			go remove(o.job.Action, o.job.ID) // files are slow to delete; the job is gone already
 		}
 	}
 }

@@ -109,9 +109,11 @@ type (
 		units []core.Ready
 		lease *leaseFor // then lease a unit to this worker
 	}
+	// leaseFor asks the dispatcher to lease the worker its next unit
+	// after queueing the new ones, and answer the worker's call with it.
 	leaseFor struct {
 		worker, actions string
-		join            *join
+		call            call
 	}
 	requeue struct { // a failed attempt, to run again after delay
 		unit     int64
@@ -126,6 +128,7 @@ type (
 	}
 	jobDropped   struct{} // dispatcher -> job: nothing more will come from it
 	jobForgotten struct{} // directory -> job: nothing more will come from it
+	jobCompleted struct{} // job -> itself, once its completion is durable
 	jobGone      struct { // job -> directory
 		id   int64
 		from *actor.PID

@@ -98,39 +98,4 @@ func (b *beat) tick() {
 // it can still be answered.
 type request interface{ replyTo() call }
 
-// join answers a PUT /work/:id that waits for two things: its event being
-// durable, and the dispatcher choosing the worker's next unit. Whichever
-// comes last answers.
-type join struct {
-	parts   atomic.Int32
-	call    call
-	err     error
-	next    wire.WorkUnit
-	hasNext bool
-}
-
-func (j *join) durable(err error) {
-	j.err = err
-	j.done()
-}
-
-func (j *join) leased(next wire.WorkUnit, ok bool) {
-	j.next, j.hasNext = next, ok
-	j.done()
-}
-
-func (j *join) done() {
-	if j.parts.Add(-1) != 0 {
-		return
-	}
-	switch {
-	case j.err != nil:
-		j.call.fail(j.err)
-	case j.hasNext:
-		j.call.answer(Reply{Outcome: OK, Unit: j.next})
-	default:
-		j.call.answer(Reply{Outcome: NoContent})
-	}
-}
-
 func ptr[T any](v T) *T { return &v }

@@ -71,12 +71,11 @@ func (s *State) Apply(ev core.Event) error {
 		if !ok {
 			return fmt.Errorf("event for unknown job %d", id)
 		}
-		if id <= s.LastJob {
-			return fmt.Errorf("job %d created twice", id)
-		}
+		// Jobs journal their creation themselves, so ids can come out of
+		// order; a second creation of the same id would find the job above.
 		j, _ = core.NewJob(created)
 		s.Jobs[id] = j
-		s.LastJob = id
+		s.LastJob = max(s.LastJob, id)
 		s.LastUnit = max(s.LastUnit, j.LastUnit())
 		return nil
 	}

@@ -87,6 +87,11 @@ type Effects struct {
 	Drop      []int64 // with Deleted: its incomplete units
 }
 
+// Empty reports whether the effects ask for nothing.
+func (fx *Effects) Empty() bool {
+	return len(fx.Ready) == 0 && fx.Retry == nil && fx.Settled == 0 && !fx.Changed && !fx.Completed && !fx.Deleted
+}
+
 // CallbackState tracks a job's completion callback.
 type CallbackState uint8
 

@@ -58,19 +58,22 @@ func (s *Server) summary(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, v)
 }
 
-// intArg reads a positive integer query argument, def when absent.
+// intArg reads a query argument between 1 and maxArg, def when absent.
+// The bound keeps page × per_page far from overflowing.
 func intArg(ctx *fasthttp.RequestCtx, key string, def int) (int, bool) {
 	v := ctx.QueryArgs().Peek(key)
 	if len(v) == 0 {
 		return def, true
 	}
 	n, err := strconv.Atoi(string(v))
-	if err != nil || n < 1 {
-		badRequest(ctx, key+" must be a positive integer")
+	if err != nil || n < 1 || n > maxArg {
+		badRequest(ctx, key+" must be a whole number from 1 to "+strconv.Itoa(maxArg))
 		return 0, false
 	}
 	return n, true
 }
+
+const maxArg = 1_000_000
 
 // GET /console/jobs?filter=incomplete|complete|all&page=N&per_page=N
 func (s *Server) jobPage(ctx *fasthttp.RequestCtx) {

@@ -108,25 +108,6 @@ type server struct {
 
 const readyDeadline = 20 * time.Second
 
-// Known bugs of the code under test, reported and not fixed yet. A test that
-// runs into one is skipped with its report instead of failing, and runs in
-// full once the bug is gone.
-const (
-	knownBugReplayOrder = "BUG: crowd server cannot restart after a kill -9 that follows concurrent POST /jobs: " +
-		"the job actors append their JobCreated records in any order (job 14's before job 4's), and replay " +
-		"(actors/state.go, State.Apply) refuses a JobCreated whose id is not above every id before it: " +
-		"\"actors: replay: record N: job M created twice\""
-	knownBugIDReuse = "BUG: ids are reused across a kill -9: a job's units are queued and handed out before its " +
-		"JobCreated record is durable (actors/job.go, jobActor.send carries out the effects before the journal " +
-		"answers), so after a crash the restarted server gives the ids of that lost job and of its units to new " +
-		"jobs (SPEC §4: ids are never reused, also across restarts)"
-)
-
-// knownStartFailures maps what a server that fails to start prints to the
-// known bug it shows.
-var knownStartFailures = map[string]string{
-	"created twice": knownBugReplayOrder,
-}
 
 // startServer starts `crowd server` on a free port of 127.0.0.1 and the given
 // data dir, and waits until GET /heartbeat answers.
@@ -144,11 +125,6 @@ func startServer(t testing.TB, name, dataDir string, sc serverConfig) *server {
 			continue
 		}
 		s.kill()
-		for symptom, bug := range knownStartFailures {
-			if strings.Contains(s.log.String(), symptom) {
-				t.Skipf("%s\n%s: %v\nserver output:\n%s", bug, name, err, s.log.String())
-			}
-		}
 		t.Fatalf("%s: %v\nserver output:\n%s", name, err, s.log.String())
 	}
 }

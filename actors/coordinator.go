@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -79,6 +80,7 @@ type Coordinator struct {
 
 	callbackClient *http.Client
 	beat           *beat
+	pool           *pool
 	counters       Counters
 	history        history
 
@@ -101,6 +103,7 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 		rules:     core.Rules{RetryBackoff: int64(set.RetryBackoff)},
 		stopTicks: make(chan struct{}),
 		beat:      newBeat(),
+		pool:      newPool(2*runtime.GOMAXPROCS(0), 300),
 
 		callbackClient: &http.Client{Timeout: set.CallbackTimeout},
 	}
@@ -159,7 +162,7 @@ func (c *Coordinator) spawn(name string, producer actor.Producer) (*actor.PID, e
 }
 
 func (c *Coordinator) props(producer actor.Producer) *actor.Props {
-	return actor.PropsFromProducer(producer)
+	return actor.PropsFromProducer(producer, actor.WithDispatcher(c.pool))
 }
 
 // guard is deferred by every actor's Receive: it recovers a panic, answers
@@ -218,6 +221,7 @@ func (c *Coordinator) Stop(ctx context.Context) error {
 		}
 	}
 	c.sys.Shutdown()
+	c.pool.stop()
 	return nil
 }
 

@@ -117,11 +117,10 @@ func (d *dispatcher) complete(ctx actor.Context, m *complete) {
 	// get it straight back.
 	next := q.Lease(m.Worker, m.Actions, now)
 	d.tellRegistry(ctx, m.Worker, now, m.Unit, next)
-	f := &finish{Report: m.Report, call: m.call}
 	if next != nil {
-		f.next, f.hasNext = next.View(), true
+		m.next, m.hasNext = next.View(), true
 	}
-	ctx.Send(e.Job.Owner.(*actor.PID), f)
+	ctx.Send(e.Job.Owner.(*actor.PID), m)
 }
 
 // lost hands units whose lease ended without a report to their jobs, which

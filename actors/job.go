@@ -35,7 +35,7 @@ func (a *jobActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
-	case *finish:
+	case *complete:
 		a.finish(ctx, m)
 	case *lose:
 		a.lose(ctx, m)
@@ -111,7 +111,7 @@ func (a *jobActor) start(ctx actor.Context) {
 	a.created, a.createCall = nil, nil
 }
 
-func (a *jobActor) finish(ctx actor.Context, m *finish) {
+func (a *jobActor) finish(ctx actor.Context, m *complete) {
 	ev, err := a.job.Finish(m.Unit, m.Succeeded, m.Output, m.Time, a.c.now(), a.c.ids)
 	if err != nil {
 		m.call.answer(refusal(err))

@@ -50,6 +50,10 @@ type (
 	complete struct { // PUT /work/:id -> dispatcher -> job
 		Report
 		call call
+		// The dispatcher chooses the worker's next unit before it passes
+		// the report on to the unit's job.
+		next    wire.WorkUnit
+		hasNext bool
 	}
 	checkIn struct { // PUT /worker -> registry
 		name, threadStatus string
@@ -84,20 +88,11 @@ func (m *complete) replyTo() call    { return m.call }
 func (m *checkIn) replyTo() call     { return m.call }
 func (m *checkOut) replyTo() call    { return m.call }
 func (m *workerUnit) replyTo() call  { return m.call }
-func (m *finish) replyTo() call      { return m.call }
 func (m *pauseAction) replyTo() call { return m.call }
 func (m *retryJob) replyTo() call    { return m.call }
 
 // Traffic between the actors.
 type (
-	// finish carries a report the dispatcher accepted to the unit's job,
-	// with the next unit already chosen for the worker.
-	finish struct {
-		Report
-		next    wire.WorkUnit
-		hasNext bool
-		call    call
-	}
 	// lose tells a job that a unit's lease ended without a report.
 	lose struct {
 		unit   int64

@@ -43,6 +43,7 @@ type Server struct {
 	log     *slog.Logger
 	srv     *fasthttp.Server
 	auth    []byte // the expected Authorization header; nil when auth is off
+	names   names  // worker names and action lists, interned
 }
 
 // New builds the server and its routes.

@@ -17,11 +17,11 @@ const statusRequired = "Completing a work unit must specify status."
 
 // POST /work: lease the oldest ready unit of the worker's actions.
 func (s *Server) dequeue(ctx *fasthttp.RequestCtx) {
-	worker, ok := workerName(ctx, "worker_name")
+	worker, ok := s.workerName(ctx, "worker_name")
 	if !ok {
 		return
 	}
-	r := s.co.Dequeue(worker, string(param(ctx, "worker_actions")))
+	r := s.co.Dequeue(worker, s.names.get(param(ctx, "worker_actions")))
 	writeReply(ctx, r, func(b []byte) []byte { return r.Unit.AppendJSON(b) })
 }
 
@@ -42,7 +42,7 @@ func (s *Server) complete(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(statusRequired)
 		return
 	}
-	if rep.Worker, ok = workerName(ctx, "worker_name"); !ok {
+	if rep.Worker, ok = s.workerName(ctx, "worker_name"); !ok {
 		return
 	}
 	var err error
@@ -56,7 +56,7 @@ func (s *Server) complete(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	rep.Actions = string(param(ctx, "worker_actions"))
+	rep.Actions = s.names.get(param(ctx, "worker_actions"))
 	r := s.co.Complete(rep)
 	writeReply(ctx, r, func(b []byte) []byte { return r.Unit.AppendJSON(b) })
 }
@@ -131,7 +131,7 @@ func outputValue(raw []byte) ([]byte, bool) {
 // PUT /worker: check in (name, thread_status, check_in_interval) or check
 // out (name, terminated=true).
 func (s *Server) worker(ctx *fasthttp.RequestCtx) {
-	name, ok := workerName(ctx, "name")
+	name, ok := s.workerName(ctx, "name")
 	if !ok {
 		return
 	}
@@ -170,7 +170,7 @@ func (s *Server) workerUnit(ctx *fasthttp.RequestCtx) {
 
 // workerName reads a required worker name; ok is false (and the 400
 // written) when it is missing.
-func workerName(ctx *fasthttp.RequestCtx, key string) (string, bool) {
+func (s *Server) workerName(ctx *fasthttp.RequestCtx, key string) (string, bool) {
 	v := param(ctx, key)
 	if len(v) == 0 {
 		badRequest(ctx, key+" is missing")
@@ -180,5 +180,5 @@ func workerName(ctx *fasthttp.RequestCtx, key string) (string, bool) {
 		badRequest(ctx, key+" is longer than 1024 bytes")
 		return "", false
 	}
-	return string(v), true
+	return s.names.get(v), true
 }

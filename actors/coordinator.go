@@ -284,16 +284,15 @@ func (c *Coordinator) Pause(action string, paused bool) Reply {
 func (c *Coordinator) Paused() ([]wire.Pause, error) {
 	m := &listPaused{reply: make(chan []core.Pause, 1)}
 	c.sys.Root.Send(c.dispatcher, m)
-	select {
-	case ps := <-m.reply:
-		views := make([]wire.Pause, len(ps))
-		for i, p := range ps {
-			views[i] = pauseView(p)
-		}
-		return views, nil
-	case <-time.After(c.set.RequestTimeout):
-		return nil, errTimeout
+	ps, err := await(c, m.reply)
+	if err != nil {
+		return nil, err
 	}
+	views := make([]wire.Pause, len(ps))
+	for i, p := range ps {
+		views[i] = pauseView(p)
+	}
+	return views, nil
 }
 
 // RetryJob is the console's retry button: a failed job's failed units run
@@ -313,48 +312,38 @@ func (c *Coordinator) WorkerUnit(name string) Reply {
 // every listed job for its view, all at once.
 func (c *Coordinator) Status() (wire.Status, error) {
 	var v wire.Status
-	timeout := time.NewTimer(c.set.RequestTimeout)
-	defer timeout.Stop()
 	lj := &listJobs{limit: c.set.StatusJobs, reply: make(chan jobList, 1)}
 	c.sys.Root.Send(c.directory, lj)
-	var list jobList
-	select {
-	case list = <-lj.reply:
-	case <-timeout.C:
-		return v, errTimeout
+	list, err := await(c, lj.reply)
+	if err != nil {
+		return v, err
 	}
 	v.JobCount, v.JobsByStatus = list.total, list.counts
 	views := make(chan wire.Job, len(list.pids))
 	for _, pid := range list.pids {
 		c.sys.Root.Send(pid, &viewJob{reply: views})
 	}
-	lw := &listWorkers{reply: make(chan []wire.Worker, 1)}
-	c.sys.Root.Send(c.registry, lw)
-	qs := &queueStats{reply: make(chan core.QueueStats, 1)}
-	c.sys.Root.Send(c.dispatcher, qs)
 	for range list.pids {
-		select {
-		case j := <-views:
-			if j.ID != 0 { // 0: deleted meanwhile
-				v.Jobs = append(v.Jobs, j)
-			}
-		case <-timeout.C:
-			return v, errTimeout
+		j, err := await(c, views)
+		if err != nil {
+			return v, err
+		}
+		if j.ID != 0 { // 0: deleted meanwhile
+			v.Jobs = append(v.Jobs, j)
 		}
 	}
 	slices.SortFunc(v.Jobs, func(a, b wire.Job) int { return cmp.Compare(a.ID, b.ID) })
-	select {
-	case v.Workers = <-lw.reply:
-	case <-timeout.C:
-		return v, errTimeout
+	lw := &listWorkers{reply: make(chan []wire.Worker, 1)}
+	c.sys.Root.Send(c.registry, lw)
+	if v.Workers, err = await(c, lw.reply); err != nil {
+		return v, err
 	}
-	select {
-	case q := <-qs.reply:
-		v.WorkUnitCount = q.Incomplete
-		v.Units = wire.UnitCounts{Ready: q.Ready, Leased: q.Leased, Waiting: q.Waiting}
-	case <-timeout.C:
-		return v, errTimeout
+	q, err := c.queueStats()
+	if err != nil {
+		return v, err
 	}
+	v.WorkUnitCount = q.Incomplete
+	v.Units = wire.UnitCounts{Ready: q.Ready, Leased: q.Leased, Waiting: q.Waiting}
 	return v, nil
 }
 

@@ -16,15 +16,11 @@ import (
 // into a snapshot body. Jobs keep working meanwhile: each job's state holds
 // its sequence number, so replay skips what a state already has.
 func (c *Coordinator) SnapshotBody() ([]byte, error) {
-	timeout := time.NewTimer(5 * c.set.RequestTimeout)
-	defer timeout.Stop()
 	aj := &allJobs{reply: make(chan jobSet, 1)}
 	c.sys.Root.Send(c.directory, aj)
-	var set jobSet
-	select {
-	case set = <-aj.reply:
-	case <-timeout.C:
-		return nil, errTimeout
+	set, err := await(c, aj.reply)
+	if err != nil {
+		return nil, err
 	}
 	replies := make(chan []byte, len(set.pids))
 	for _, pid := range set.pids {
@@ -32,22 +28,19 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 	}
 	parts := make([][]byte, 0, len(set.pids))
 	for range set.pids {
-		select {
-		case p := <-replies:
-			if p != nil {
-				parts = append(parts, p)
-			}
-		case <-timeout.C:
-			return nil, errTimeout
+		p, err := await(c, replies)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			parts = append(parts, p)
 		}
 	}
-	paused := make(chan []core.Pause, 1)
-	c.sys.Root.Send(c.dispatcher, &listPaused{reply: paused})
+	paused := &listPaused{reply: make(chan []core.Pause, 1)}
+	c.sys.Root.Send(c.dispatcher, paused)
 	snap := persistence.Snapshot{LastJob: set.lastJob}
-	select {
-	case snap.Paused = <-paused:
-	case <-timeout.C:
-		return nil, errTimeout
+	if snap.Paused, err = await(c, paused.reply); err != nil {
+		return nil, err
 	}
 	// The unit counter is read last, so it covers every unit the states
 	// hold; units made later are in the log's events.

@@ -118,7 +118,7 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	)
 	var err error
 	if c.dispatcher, err = c.spawn("dispatcher", func() actor.Actor {
-		d := &dispatcher{c: c, queue: core.NewQueue(int64(set.UnitTimeout))}
+		d := &dispatcher{c: c, queue: core.NewQueue(int64(set.UnitTimeout)), nextPause: state.LastPause}
 		for _, p := range state.Paused {
 			d.queue.SetPaused(p, true)
 			d.nextPause = max(d.nextPause, p.ID)
@@ -282,14 +282,14 @@ func (c *Coordinator) Pause(action string, paused bool) Reply {
 
 // Paused is GET /blacklist: the paused actions, oldest first.
 func (c *Coordinator) Paused() ([]wire.Pause, error) {
-	m := &listPaused{reply: make(chan []core.Pause, 1)}
+	m := &listPaused{reply: make(chan pauses, 1)}
 	c.sys.Root.Send(c.dispatcher, m)
 	ps, err := await(c, m.reply)
 	if err != nil {
 		return nil, err
 	}
-	views := make([]wire.Pause, len(ps))
-	for i, p := range ps {
+	views := make([]wire.Pause, len(ps.list))
+	for i, p := range ps.list {
 		views[i] = pauseView(p)
 	}
 	return views, nil

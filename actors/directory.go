@@ -65,7 +65,8 @@ func (d *directory) Receive(ctx actor.Context) {
 
 // list answers the jobs ids with their actors and the counts by status.
 func (d *directory) list(ids []int64, total int) jobList {
-	list := jobList{ids: ids, total: total, counts: make(map[string]int)}
+	// ids may share the index's array, which the next query rewrites.
+	list := jobList{ids: slices.Clone(ids), total: total, counts: make(map[string]int)}
 	for s := core.Processing; s <= core.Merging; s++ {
 		list.counts[s.String()] = d.index.Count(s)
 	}

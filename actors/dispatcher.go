@@ -73,7 +73,7 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 	case *pauseAction:
 		d.pause(m)
 	case *listPaused:
-		m.reply <- q.Paused()
+		m.reply <- pauses{list: q.Paused(), last: d.nextPause}
 	case *unitStates:
 		states := make(map[int64][2]string, len(m.ids))
 		for _, id := range m.ids {

@@ -174,5 +174,9 @@ type (
 		lastJob int64 // every job up to it is in pids, or was deleted
 	}
 	snapshotJob struct{ reply chan []byte } // the job's encoded state; nil once deleted
-	listPaused  struct{ reply chan []core.Pause }
+	listPaused  struct{ reply chan pauses }
+	pauses      struct {
+		list []core.Pause
+		last int64 // the highest pause id given
+	}
 )

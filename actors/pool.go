@@ -8,18 +8,24 @@ import "sync"
 // was a tenth of the coordinator's CPU.
 type pool struct {
 	work       chan func()
+	quit       chan struct{}
 	throughput int
 	wg         sync.WaitGroup
 }
 
 func newPool(workers, throughput int) *pool {
-	p := &pool{work: make(chan func(), 4096), throughput: throughput}
+	p := &pool{work: make(chan func(), 4096), quit: make(chan struct{}), throughput: throughput}
 	p.wg.Add(workers)
 	for range workers {
 		go func() {
 			defer p.wg.Done()
-			for fn := range p.work {
-				fn()
+			for {
+				select {
+				case fn := <-p.work:
+					fn()
+				case <-p.quit:
+					return
+				}
 			}
 		}()
 	}
@@ -40,8 +46,10 @@ func (p *pool) Schedule(fn func()) {
 // Throughput is how many messages a mailbox handles before it yields.
 func (p *pool) Throughput() int { return p.throughput }
 
-// stop ends the workers once the queued runs are done.
+// stop ends the workers. The channel of work stays open: protoactor may
+// still schedule a stopped actor's last system message, which then waits
+// in the buffer, unrun, as it would have after the process ended.
 func (p *pool) stop() {
-	close(p.work)
+	close(p.quit)
 	p.wg.Wait()
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/documentcloud/crowd/core"
 	"github.com/documentcloud/crowd/persistence"
 )
 
@@ -36,12 +35,13 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 			parts = append(parts, p)
 		}
 	}
-	paused := &listPaused{reply: make(chan []core.Pause, 1)}
+	paused := &listPaused{reply: make(chan pauses, 1)}
 	c.sys.Root.Send(c.dispatcher, paused)
-	snap := persistence.Snapshot{LastJob: set.lastJob}
-	if snap.Paused, err = await(c, paused.reply); err != nil {
+	ps, err := await(c, paused.reply)
+	if err != nil {
 		return nil, err
 	}
+	snap := persistence.Snapshot{LastJob: set.lastJob, Paused: ps.list, LastPause: ps.last}
 	// The unit counter is read last, so it covers every unit the states
 	// hold; units made later are in the log's events.
 	snap.LastUnit = c.ids.unit.Load()

@@ -21,10 +21,11 @@ func (c *idCounter) NewUnits(n int) int64 { return c.unit.Add(int64(n)) - int64(
 
 // State is the jobs a journal holds, rebuilt by Restore.
 type State struct {
-	Jobs     map[int64]*core.Job
-	LastJob  int64 // the highest job id ever given, deleted jobs included
-	LastUnit int64
-	Paused   map[string]core.Pause
+	Jobs      map[int64]*core.Job
+	LastJob   int64 // the highest job id ever given, deleted jobs included
+	LastUnit  int64
+	Paused    map[string]core.Pause
+	LastPause int64 // the highest pause id ever given, resumed ones included
 
 	// snapshotJob: every job up to this id is in the snapshot the state
 	// started from, unless it was deleted before it.
@@ -39,7 +40,7 @@ func NewState() *State {
 // StateFromSnapshot starts a state from a snapshot's contents.
 func StateFromSnapshot(snap persistence.Snapshot, jobs []core.JobState) *State {
 	s := NewState()
-	s.LastJob, s.LastUnit, s.snapshotJob = snap.LastJob, snap.LastUnit, snap.LastJob
+	s.LastJob, s.LastUnit, s.snapshotJob, s.LastPause = snap.LastJob, snap.LastUnit, snap.LastJob, snap.LastPause
 	for _, p := range snap.Paused {
 		s.Paused[p.Action] = p
 	}
@@ -54,6 +55,7 @@ func StateFromSnapshot(snap persistence.Snapshot, jobs []core.JobState) *State {
 // of a job deleted before the snapshot, is skipped.
 func (s *State) Apply(ev core.Event) error {
 	if p, ok := ev.(*core.ActionPaused); ok {
+		s.LastPause = max(s.LastPause, p.ID)
 		if p.Paused {
 			s.Paused[p.Action] = core.Pause{ID: p.ID, Action: p.Action, At: p.At}
 		} else {

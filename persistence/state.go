@@ -74,6 +74,7 @@ func AppendJob(b []byte, s *core.JobState) []byte {
 // Snapshot is a snapshot body's contents besides the jobs.
 type Snapshot struct {
 	LastJob, LastUnit int64
+	LastPause         int64 // the highest pause id ever given
 	Paused            []core.Pause
 }
 
@@ -88,6 +89,7 @@ func EncodeSnapshot(s Snapshot, jobs [][]byte) []byte {
 	b = append(b, snapshotVersion)
 	b = binary.AppendUvarint(b, uint64(s.LastJob))
 	b = binary.AppendUvarint(b, uint64(s.LastUnit))
+	b = binary.AppendUvarint(b, uint64(s.LastPause))
 	b = binary.AppendUvarint(b, uint64(len(s.Paused)))
 	for _, p := range s.Paused {
 		b = binary.AppendUvarint(b, uint64(p.ID))
@@ -107,7 +109,7 @@ func DecodeSnapshot(data []byte) (s Snapshot, jobs []core.JobState, err error) {
 		return s, nil, errors.New("snapshot: unknown version")
 	}
 	d := &decoder{b: data[1:]}
-	s.LastJob, s.LastUnit = d.id(), d.id()
+	s.LastJob, s.LastUnit, s.LastPause = d.id(), d.id(), d.id()
 	for n := d.count(); n > 0 && d.err == nil; n-- {
 		s.Paused = append(s.Paused, core.Pause{ID: d.id(), Action: d.string(), At: d.varint()})
 	}

@@ -51,7 +51,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		s := j.State()
 		parts = append(parts, AppendJob(nil, &s))
 	}
-	want := Snapshot{LastJob: 9, LastUnit: 999, Paused: []core.Pause{{ID: 1, Action: "a", At: 5}, {ID: 4, Action: "b_c", At: -1}}}
+	want := Snapshot{LastJob: 9, LastUnit: 999, LastPause: 7, Paused: []core.Pause{{ID: 1, Action: "a", At: 5}, {ID: 4, Action: "b_c", At: -1}}}
 	head, got, err := DecodeSnapshot(EncodeSnapshot(want, parts))
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@
 GO ?= go
 STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: build run test lint vet fmt-check unit bench deps
+.PHONY: build run test test-long lint vet fmt-check unit bench bench-micro deps
 
 build:
 	$(GO) build -o bin/crowd ./cmd/crowd
@@ -34,6 +34,17 @@ fmt-check:
 unit:
 	CROWD_REQUIRE_TOOLS=1 CROWD_REQUIRE_S3=1 CROWD_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./...
 
-# The coordinator's hot loop next to a bare fasthttp handler, in one run.
-bench:
+# The long versions: 25 rounds of kill -9, compaction over 1,000,000 units.
+test-long:
+	CROWD_LONG=1 $(GO) test -count=1 -run 'CrashRecovery|Compaction' ./cmd/crowd ./actors
+
+# crowd next to its peers and the bare fasthttp ceiling, quick version
+# (bin/crowd bench --full for the issue's sizes; bench/README.md).
+bench: build
+	bin/crowd bench
+
+# The coordinator's hot loop next to a bare fasthttp handler, in one
+# process, and the restart with 1,000,000 units.
+bench-micro:
 	$(GO) test -run '^$$' -bench 'PutWorkLoop|BareFasthttp' -benchtime 200000x ./transport
+	$(GO) test -run '^$$' -bench Restart1M -benchtime 1x ./actors

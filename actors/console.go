@@ -3,6 +3,7 @@ package actors
 import (
 	"encoding/json"
 	"errors"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,9 +83,13 @@ func (c *Coordinator) sample() {
 	h.add([5]float64{float64(now.Unix()), float64(qs.Ready + qs.Waiting), float64(qs.Leased), rate, float64(len(workers))})
 }
 
-// History is what the console graphs.
-func (c *Coordinator) History() wire.History {
-	return wire.History{Step: 1, Points: c.history.snapshot()}
+// History is what the console graphs: the points after since (Unix
+// seconds; 0 for all), so that a console polling every second or two moves
+// only what is new.
+func (c *Coordinator) History(since float64) wire.History {
+	points := c.history.snapshot()
+	i := sort.Search(len(points), func(i int) bool { return points[i][0] > since })
+	return wire.History{Step: 1, Points: append([][5]float64{}, points[i:]...)}
 }
 
 // rate is the units done per second over the last ten samples.

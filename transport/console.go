@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strconv"
 
 	"github.com/documentcloud/crowd/action"
@@ -28,7 +29,7 @@ func (s *Server) consoleRoutes(r *router.Router) {
 	s.handle(r, "GET", "/console/jobs/{id}", s.jobDetail)
 	s.handle(r, "POST", "/console/jobs/{id}/retry", s.retryJob)
 	s.handle(r, "GET", "/console/workers", s.workerDetails)
-	s.handle(r, "GET", "/console/history", func(ctx *fasthttp.RequestCtx) { writeJSON(ctx, s.co.History()) })
+	s.handle(r, "GET", "/console/history", s.history)
 	s.handle(r, "GET", "/blacklist", s.blacklist)
 	s.handle(r, "POST", "/blacklist", s.pause)
 	s.handle(r, "DELETE", "/blacklist/{action}", s.resume)
@@ -137,6 +138,19 @@ func (s *Server) workerDetails(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	writeJSON(ctx, v)
+}
+
+// GET /console/history?since=<unix seconds>
+func (s *Server) history(ctx *fasthttp.RequestCtx) {
+	var since float64
+	if v := ctx.QueryArgs().Peek("since"); len(v) > 0 {
+		var err error
+		if since, err = strconv.ParseFloat(string(v), 64); err != nil || math.IsNaN(since) {
+			badRequest(ctx, "since must be a time in Unix seconds")
+			return
+		}
+	}
+	writeJSON(ctx, s.co.History(since))
 }
 
 // GET /blacklist: the paused actions, as CloudCrowd listed them.

@@ -890,3 +890,37 @@ func TestConsoleJobDetailNoUnits(t *testing.T) {
 		t.Errorf("job %s", d.Job)
 	}
 }
+
+// GET /console/history?since=T answers only the points after T, so a
+// polling console moves what is new, not the hour.
+func TestConsoleHistorySince(t *testing.T) {
+	s := startServer(t, nil)
+	var all struct {
+		Step   int         `json:"step"`
+		Points [][]float64 `json:"points"`
+	}
+	pollUntil(t, 10*time.Second, "three history points", func() (bool, string) {
+		r := s.do(t, "GET", "/console/history", nil)
+		all.Points = nil
+		decodeStrict(t, "GET /console/history", r, &all)
+		return len(all.Points) >= 3, r.Body
+	})
+	since := all.Points[1][0]
+	var some struct {
+		Step   int         `json:"step"`
+		Points [][]float64 `json:"points"`
+	}
+	r := s.do(t, "GET", "/console/history?since="+strconv.FormatFloat(since, 'f', -1, 64), nil)
+	decodeStrict(t, "GET /console/history?since", r, &some)
+	if len(some.Points) == 0 || len(some.Points) > len(all.Points) {
+		t.Fatalf("since %v: %d points of %d", since, len(some.Points), len(all.Points))
+	}
+	for _, p := range some.Points {
+		if p[0] <= since {
+			t.Fatalf("since %v answered a point at %v", since, p[0])
+		}
+	}
+	if r := s.do(t, "GET", "/console/history?since=soon", nil); r.Code != 400 {
+		t.Fatalf("since=soon: %d %s", r.Code, r.Body)
+	}
+}

@@ -339,6 +339,9 @@ func (a *jobActor) detail(offset, limit int) *wire.JobDetail {
 			Input: u.Input, Output: u.Output, Errors: errorTexts(u.Errors)}
 		if u.Status.Complete() {
 			ud.State = u.Status.String()
+			if u.Worker != "" {
+				ud.Worker = &u.Worker
+			}
 		}
 		d.Units = append(d.Units, ud)
 	}

@@ -117,6 +117,7 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 		m.call.answer(refusal(err))
 		return
 	}
+	ev.Worker = m.Worker
 	fx := a.apply(ev)
 	a.count(m.Succeeded, fx)
 	if !m.hasNext && m.Actions != "" && len(fx.Ready) > 0 {

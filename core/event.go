@@ -37,6 +37,7 @@ type UnitFinished struct {
 	Succeeded bool
 	Output    []byte  // the JSON value the worker reported
 	Time      float64 // seconds the worker spent
+	Worker    string  // who reported it
 	FirstNew  int64   // a successful split: the id of the first unit it makes
 	At        int64
 }

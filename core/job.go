@@ -52,6 +52,7 @@ type Unit struct {
 	Status   Status // its phase while incomplete, then Succeeded or Failed
 	Attempts int
 	Time     float64  // seconds the last reported attempt took
+	Worker   string   // who reported the last attempt
 	Output   []byte   // JSON value; kept for the final attempt only
 	Errors   []string // the outputs of its failed attempts (JSON), the last maxErrors
 	// A split unit's children are the job's units [First, End), in split order.
@@ -316,7 +317,7 @@ func (j *Job) apply(ev Event) (Effects, error) {
 		if err != nil {
 			return fx, err
 		}
-		u.Time = ev.Time
+		u.Time, u.Worker = ev.Time, ev.Worker
 		if ev.Succeeded {
 			j.succeed(u, i, ev, &fx)
 		} else {

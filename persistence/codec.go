@@ -69,6 +69,7 @@ func Encode(b []byte, ev core.Event) []byte {
 		b = appendBool(b, ev.Succeeded)
 		b = appendBytes(b, ev.Output)
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(ev.Time))
+		b = appendString(b, ev.Worker)
 		b = binary.AppendUvarint(b, uint64(ev.FirstNew))
 		b = binary.AppendVarint(b, ev.At)
 	case *core.UnitLost:
@@ -249,7 +250,7 @@ func Decode(rec []byte) (core.Event, error) {
 		ev = e
 	case recUnitFinished:
 		ev = &core.UnitFinished{Job: d.id(), Seq: d.uvarint(), Unit: d.id(), Succeeded: d.bool(), Output: d.bytes(),
-			Time: d.float(), FirstNew: d.id(), At: d.varint()}
+			Time: d.float(), Worker: d.string(), FirstNew: d.id(), At: d.varint()}
 	case recUnitLost:
 		ev = &core.UnitLost{Job: d.id(), Seq: d.uvarint(), Unit: d.id(), Reason: d.string(), At: d.varint()}
 	case recJobDeleted:

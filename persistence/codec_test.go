@@ -13,7 +13,7 @@ var sampleEvents = []core.Event{
 	&core.JobCreated{Job: 7, Action: "word_count", Merge: true, Inputs: []string{"a", "", "[1,2]"},
 		Options: []byte(`{"x":1}`), CallbackURL: "http://cb/x", Email: email(""), MaxAttempts: 3, FirstUnit: 40, At: 1700000000123456789},
 	&core.JobCreated{Job: 8, Action: "process_pdfs", Split: true, Merge: true, Inputs: []string{}, Options: []byte(`{}`), MaxAttempts: 1, At: -5},
-	&core.UnitFinished{Job: 7, Seq: 2, Unit: 41, Succeeded: true, Output: []byte(`[1,"two"]`), Time: 1.25, FirstNew: 99, At: 42},
+	&core.UnitFinished{Job: 7, Seq: 2, Unit: 41, Succeeded: true, Output: []byte(`[1,"two"]`), Time: 1.25, Worker: "3.71@host", FirstNew: 99, At: 42},
 	&core.UnitFinished{Job: 7, Seq: 3, Unit: 42, Output: []byte(`"boom"`), At: 43},
 	&core.UnitLost{Job: 7, Seq: 1 << 40, Unit: 43, Reason: "worker w stopped checking in", At: 44},
 	&core.JobDeleted{Job: 8, Seq: 2},

@@ -60,6 +60,7 @@ func AppendJob(b []byte, s *core.JobState) []byte {
 		b = append(b, byte(u.Status))
 		b = binary.AppendUvarint(b, uint64(u.Attempts))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(u.Time))
+		b = appendString(b, u.Worker)
 		b = appendBytes(b, u.Output)
 		b = binary.AppendUvarint(b, uint64(len(u.Errors)))
 		for _, e := range u.Errors {
@@ -170,7 +171,7 @@ func decodeJob(d *decoder) core.JobState {
 		u := &s.Units[i]
 		u.ID, u.Input = d.id(), d.string()
 		u.Status, u.Attempts = core.Status(d.byte()), d.int()
-		u.Time = d.float()
+		u.Time, u.Worker = d.float(), d.string()
 		if u.Output = d.bytes(); len(u.Output) == 0 {
 			u.Output = nil
 		}

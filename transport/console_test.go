@@ -310,8 +310,8 @@ func TestConsoleJobDetailUnits(t *testing.T) {
 	decodeUnit(t, "POST /work by w2", s.take(t, "w2", gm))                                         // unit 4
 
 	units := []string{
-		`{"id":1,"phase":"processing","state":"failed","attempts":2,"worker":null,"time":0,"input":"u1","output":{"code":7},"errors":["first \u003cb\u003eboom\u003c/b\u003e","{\"code\":7}"]}`,
-		`{"id":2,"phase":"processing","state":"succeeded","attempts":1,"worker":null,"time":1.5,"input":"u2","output":"two","errors":[]}`,
+		`{"id":1,"phase":"processing","state":"failed","attempts":2,"worker":"w","time":0,"input":"u1","output":{"code":7},"errors":["first \u003cb\u003eboom\u003c/b\u003e","{\"code\":7}"]}`,
+		`{"id":2,"phase":"processing","state":"succeeded","attempts":1,"worker":"w","time":1.5,"input":"u2","output":"two","errors":[]}`,
 		`{"id":3,"phase":"processing","state":"waiting","attempts":1,"worker":null,"time":0,"input":"u3","output":null,"errors":["oops"]}`,
 		`{"id":4,"phase":"processing","state":"running","attempts":0,"worker":"w2","time":0,"input":"u4","output":null,"errors":[]}`,
 		`{"id":5,"phase":"processing","state":"queued","attempts":0,"worker":null,"time":0,"input":"u5","output":null,"errors":[]}`,
@@ -348,10 +348,10 @@ func TestConsoleJobDetailUnits(t *testing.T) {
 			t.Errorf("GET %s units\n got %s\nwant %s", path, got, want)
 		}
 	}
-	// w2 reports: unit 4 is no longer running, and holds no worker.
+	// w2 reports: unit 4 is no longer running, and names who ran it.
 	wantNoContent(t, "PUT /work/4", s.report(t, 4, "w2", "succeeded", `{"output":4}`, ""))
 	if got, want := string(s.jobDetail(t, "/console/jobs/1?page=4&per_page=1").Units[0]),
-		`{"id":4,"phase":"processing","state":"succeeded","attempts":1,"worker":null,"time":0,"input":"u4","output":4,"errors":[]}`; got != want {
+		`{"id":4,"phase":"processing","state":"succeeded","attempts":1,"worker":"w2","time":0,"input":"u4","output":4,"errors":[]}`; got != want {
 		t.Errorf("unit 4 after its report\n got %s\nwant %s", got, want)
 	}
 
@@ -381,9 +381,9 @@ func TestConsoleJobDetailPhases(t *testing.T) {
 	wantNoContent(t, "PUT /work/2", s.report(t, 2, "w", "succeeded", `{"output":"P1"}`, ""))
 	wantJSON(t, "POST /work", s.take(t, "w", pp), unitJSON(3, 1, "p2", 0, pp, 1))
 	wantNoContent(t, "PUT /work/3", s.report(t, 3, "w", "succeeded", `{"output":"P2"}`, ""))
-	split := `{"id":1,"phase":"splitting","state":"succeeded","attempts":1,"worker":null,"time":0,"input":"doc","output":["p1","p2"],"errors":[]}`
-	p1 := `{"id":2,"phase":"processing","state":"succeeded","attempts":1,"worker":null,"time":0,"input":"p1","output":"P1","errors":[]}`
-	p2 := `{"id":3,"phase":"processing","state":"succeeded","attempts":1,"worker":null,"time":0,"input":"p2","output":"P2","errors":[]}`
+	split := `{"id":1,"phase":"splitting","state":"succeeded","attempts":1,"worker":"w","time":0,"input":"doc","output":["p1","p2"],"errors":[]}`
+	p1 := `{"id":2,"phase":"processing","state":"succeeded","attempts":1,"worker":"w","time":0,"input":"p1","output":"P1","errors":[]}`
+	p2 := `{"id":3,"phase":"processing","state":"succeeded","attempts":1,"worker":"w","time":0,"input":"p2","output":"P2","errors":[]}`
 	d := s.jobDetail(t, "/console/jobs/1")
 	want := []string{split, p1, p2,
 		`{"id":4,"phase":"merging","state":"queued","attempts":0,"worker":null,"time":0,"input":"[\"P1\",\"P2\"]","output":null,"errors":[]}`}
@@ -396,7 +396,7 @@ func TestConsoleJobDetailPhases(t *testing.T) {
 	wantJSON(t, "POST /work", s.take(t, "w", pp), unitJSON(4, 1, `["P1","P2"]`, 0, pp, 5))
 	wantNoContent(t, "PUT /work/4", s.report(t, 4, "w", "succeeded", `{"output":"final"}`, ""))
 	d = s.jobDetail(t, "/console/jobs/1")
-	want[3] = `{"id":4,"phase":"merging","state":"succeeded","attempts":1,"worker":null,"time":0,"input":"[\"P1\",\"P2\"]","output":"final","errors":[]}`
+	want[3] = `{"id":4,"phase":"merging","state":"succeeded","attempts":1,"worker":"w","time":0,"input":"[\"P1\",\"P2\"]","output":"final","errors":[]}`
 	if got := rawStrings(d.Units); !slices.Equal(got, want) {
 		t.Fatalf("when complete\n got %s\nwant %s", got, want)
 	}
@@ -417,7 +417,7 @@ func TestConsoleRetryFailedJob(t *testing.T) {
 	wantJSON(t, "GET /jobs/1", s.do(t, "GET", "/jobs/1", nil),
 		`{"id":1,"color":"f75849","status":"failed","percent_complete":100,"work_units":0,"time_taken":T,"outputs":["A","bad"]}`)
 	if d := s.jobDetail(t, "/console/jobs/1?page=2&per_page=1"); !slices.Equal(rawStrings(d.Units), []string{
-		`{"id":2,"phase":"processing","state":"failed","attempts":1,"worker":null,"time":0,"input":"b","output":"bad","errors":["bad"]}`,
+		`{"id":2,"phase":"processing","state":"failed","attempts":1,"worker":"w","time":0,"input":"b","output":"bad","errors":["bad"]}`,
 	}) {
 		t.Fatalf("the failed unit: %s", rawStrings(d.Units))
 	}
@@ -594,7 +594,7 @@ func TestConsoleJSONEscapesHTML(t *testing.T) {
 		}
 	}
 	d := s.jobDetail(t, "/console/jobs/1")
-	if got, want := string(d.Units[0]), `{"id":1,"phase":"processing","state":"succeeded","attempts":2,"worker":null,"time":0,`+
+	if got, want := string(d.Units[0]), `{"id":1,"phase":"processing","state":"succeeded","attempts":2,"worker":"w","time":0,`+
 		`"input":"\u003cscript\u003ealert(1)\u003c/script\u003e","output":"\u003ci\u003edone\u003c/i\u003e",`+
 		`"errors":["\u003cimg src=x onerror=alert(3)\u003e"]}`; got != want {
 		t.Errorf("unit 1\n got %s\nwant %s", got, want)

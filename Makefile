@@ -8,9 +8,10 @@ STATICCHECK = $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 build:
 	$(GO) build -o bin/crowd ./cmd/crowd
 
-# A coordinator on :9173 with its state in ./crowd-data.
-run:
-	$(GO) run ./cmd/crowd server
+# A coordinator on :9173 with its write-ahead log in ./crowd-data, and
+# four worker slots in the same process.
+run: build
+	bin/crowd server --workers 4
 
 # Everything CI runs: install what the tests need, lint, then every test
 # with the race detector.

@@ -31,6 +31,7 @@ workers and gathers the results.`,
 	fs.String("listen", def.Listen, "address to listen on")
 	fs.String("data-dir", def.DataDir, "folder for the coordinator's journal")
 	fs.String("fsync", def.Fsync, "when the journal syncs: group, interval or off")
+	workers := fs.Int("workers", 0, "also run N worker slots in this process")
 	flags := newConfigFlags(fs, map[string]string{"listen": "listen", "data-dir": "data_dir", "fsync": "fsync"})
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		log := newLogger()
@@ -38,12 +39,12 @@ workers and gathers the results.`,
 		if err != nil {
 			return err
 		}
-		return runServer(cmd.Context(), cfg)
+		return runServer(cmd.Context(), cfg, *workers)
 	}
 	return cmd
 }
 
-func runServer(ctx context.Context, cfg config.Config) error {
+func runServer(ctx context.Context, cfg config.Config, workers int) error {
 	log := newLogger()
 	catalog := action.NewCatalog(cfg.ActionsPath)
 	for _, p := range catalog.Problems() {
@@ -116,11 +117,16 @@ func runServer(ctx context.Context, cfg config.Config) error {
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	stopWorkers, err := startWorkers(ctx, cfg, workers, ln.Addr(), catalog, store, log)
+	if err != nil {
+		return err
+	}
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	stopWorkers() // they finish their units and check out while the server still answers
 	// Stop taking requests and answer those in flight, then snapshot what
 	// they changed, so that the next start replays only the snapshot.
 	log.Info("shutting down")

@@ -108,7 +108,6 @@ type server struct {
 
 const readyDeadline = 20 * time.Second
 
-
 // startServer starts `crowd server` on a free port of 127.0.0.1 and the given
 // data dir, and waits until GET /heartbeat answers.
 func startServer(t testing.TB, name, dataDir string, sc serverConfig) *server {

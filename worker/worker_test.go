@@ -1,0 +1,492 @@
+package worker_test
+
+// Tests of a Worker in this process, with Go actions registered for the
+// test, against a real coordinator.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/documentcloud/crowd/action"
+	"github.com/documentcloud/crowd/client"
+	"github.com/documentcloud/crowd/config"
+	"github.com/documentcloud/crowd/wire"
+	"github.com/documentcloud/crowd/worker"
+)
+
+// inspect reports what the worker gave it, including the files in its work
+// directory at the start, and saves its input file. Given the text
+// "scribble", it leaves a file in its work directory.
+type inspect struct{}
+
+func (inspect) Process(ctx context.Context, u *action.Unit) (any, error) {
+	ents, err := os.ReadDir(u.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	files := []any{}
+	for _, e := range ents {
+		files = append(files, e.Name())
+	}
+	out := map[string]any{"input": u.Input, "options": u.Options, "work_dir": u.WorkDir, "files": files}
+	if u.Input == "scribble" {
+		if err := os.WriteFile(filepath.Join(u.WorkDir, "scratch.txt"), []byte("left behind"), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	if u.InputPath != "" {
+		b, err := os.ReadFile(u.InputPath)
+		if err != nil {
+			return nil, err
+		}
+		out["input_path"], out["content"] = u.InputPath, string(b)
+		saved, err := u.Save(ctx, u.InputPath)
+		if err != nil {
+			return nil, err
+		}
+		out["saved"] = saved
+	}
+	return out, nil
+}
+
+// gate waits until it is opened (or its context is done). Started is
+// closed when its first unit begins.
+type gate struct {
+	opened, started chan struct{}
+	once            sync.Once
+}
+
+func newGate() *gate { return &gate{opened: make(chan struct{}), started: make(chan struct{})} }
+
+func (g *gate) open() { close(g.opened) }
+
+func (g *gate) Process(ctx context.Context, u *action.Unit) (any, error) {
+	g.once.Do(func() { close(g.started) })
+	select {
+	case <-g.opened:
+		return "opened", nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// stuck ignores its context until it is opened.
+type stuck struct{ *gate }
+
+func (s stuck) Process(ctx context.Context, u *action.Unit) (any, error) {
+	s.once.Do(func() { close(s.started) })
+	<-s.opened
+	return "late", nil
+}
+
+// waitStarted waits until g's first unit runs.
+func waitStarted(t *testing.T, g *gate) {
+	t.Helper()
+	select {
+	case <-g.started:
+	case <-time.After(time.Minute):
+		t.Fatal("the action did not start within a minute")
+	}
+}
+
+type panicky struct{}
+
+func (panicky) Process(ctx context.Context, u *action.Unit) (any, error) { panic("boom") }
+
+type noop struct{}
+
+func (noop) Process(ctx context.Context, u *action.Unit) (any, error) { return nil, nil }
+
+// catalogWith is the built-in actions plus the given Go actions.
+func catalogWith(dir string, actions map[string]action.Processor) *action.Catalog {
+	c := action.NewCatalog(dir)
+	for name, a := range actions {
+		c.RegisterGo(name, a)
+	}
+	return c
+}
+
+// TestUnitEnvironment: what an action gets: the input parsed, a URL input
+// downloaded under its safe file name, the enhanced options, an empty work
+// directory whose leftovers are removed afterwards, and Save.
+func TestUnitEnvironment(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"inspect"} })
+	var storage, temp string
+	_, _, stop := runWorker(t, co.URL, func(o *worker.Options) {
+		o.Concurrency = 1 // the units run in order, in one slot's directories
+		o.Catalog = catalogWith("", map[string]action.Processor{"inspect": inspect{}})
+		storage, temp = o.Config.LocalStoragePath, o.Config.TempStoragePath
+	})
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/moved" {
+			http.Redirect(w, r, "/report.txt?x=1", http.StatusFound)
+			return
+		}
+		w.Write([]byte("from the web"))
+	}))
+	defer web.Close()
+	local := writeFile(t, t.TempDir(), "my (local) file.txt", "from the disk")
+	j := submit(t, co.Client, client.Job{Action: "inspect", Options: []byte(`{"lang":"en"}`),
+		Inputs: []any{fileURL(local), web.URL + "/moved", map[string]any{"a": 1.0}, "scribble", "plain text"}})
+	j = waitJob(t, co.Client, j.ID, time.Minute)
+	if j.Status != "succeeded" {
+		t.Fatalf("job %s: %s", j.Status, j.Outputs)
+	}
+	var outs []map[string]any
+	if err := json.Unmarshal(j.Outputs, &outs); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range outs {
+		opts := o["options"].(map[string]any)
+		if opts["lang"] != "en" || opts["job_id"] != float64(j.ID) || opts["attempts"] != 0.0 || opts["work_unit_id"] == nil {
+			t.Errorf("unit %d options %v, want lang, job_id %d, work_unit_id and attempts 0", i, opts, j.ID)
+		}
+		if dir := o["work_dir"].(string); filepath.Dir(dir) != filepath.Join(temp, "inspect") {
+			t.Errorf("unit %d work dir %s, want one in %s", i, dir, filepath.Join(temp, "inspect"))
+		}
+	}
+	// The work directory holds the downloaded input, or nothing.
+	for i, want := range [][]any{{"my-local-file.txt"}, {"moved"}, {}, {}, {}} { // named by the URL asked for
+		if got := outs[i]["files"]; !reflect.DeepEqual(got, want) {
+			t.Errorf("unit %d started with %v in its work directory, want %v", i, got, want)
+		}
+	}
+	// A directory left with files is not used again; an empty one is.
+	dir := func(i int) string { return outs[i]["work_dir"].(string) }
+	if dir(0) == dir(1) || dir(1) == dir(2) || dir(2) != dir(3) || dir(3) == dir(4) {
+		t.Errorf("work dirs %s %s %s %s %s: want a new one after units 1, 2 and 4 (which left files), the same after unit 3",
+			dir(0), dir(1), dir(2), dir(3), dir(4))
+	}
+	for i, content := range []string{"from the disk", "from the web"} {
+		o := outs[i]
+		if o["content"] != content {
+			t.Errorf("unit %d read %q, want %q", i, o["content"], content)
+		}
+		u, err := url.Parse(o["saved"].(string))
+		if err != nil || u.Scheme != "file" {
+			t.Fatalf("saved %v", o["saved"])
+		}
+		want := filepath.Join(storage, "inspect", "job_"+jsonNumber(float64(j.ID)),
+			"unit_"+jsonNumber(o["options"].(map[string]any)["work_unit_id"]), filepath.Base(o["input_path"].(string)))
+		if u.Path != want {
+			t.Errorf("saved at %s, want %s", u.Path, want)
+		}
+	}
+	if !reflect.DeepEqual(outs[2]["input"], map[string]any{"a": 1.0}) || outs[2]["input_path"] != nil {
+		t.Errorf("a JSON input: %v", outs[2])
+	}
+	if outs[4]["input"] != "plain text" || outs[4]["input_path"] != nil {
+		t.Errorf("a text input: %v", outs[4])
+	}
+	// The worker removes its directories when it stops.
+	stop()
+	if ents, err := os.ReadDir(filepath.Join(temp, "inspect")); err != nil || len(ents) != 0 {
+		t.Errorf("after the worker stopped, %s holds %v (%v)", filepath.Join(temp, "inspect"), ents, err)
+	}
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestActionFailures: a panic, an action past unit_timeout (a Go action
+// that ignores its context, and an exec action, which is killed) and a
+// failed download each fail their attempt with a clear message, and the
+// worker goes on.
+func TestActionFailures(t *testing.T) {
+	t.Parallel()
+	actions := t.TempDir()
+	writeAction(t, actions, "sleeper", "#!/bin/sh\n[ \"$1\" = phases ] && exit 0\nsleep 60\necho 1\n")
+	co := startCoordinator(t, func(c *coordConfig) {
+		c.settings.WorkUnitRetries = 1
+		c.actions = actions
+		c.register = []string{"panicky", "stuck"}
+	})
+	release := stuck{newGate()}
+	defer release.open()
+	_, logs, _ := runWorker(t, co.URL, func(o *worker.Options) {
+		o.Config.UnitTimeout = 300 * time.Millisecond
+		o.Config.ActionsPath = actions
+		o.Catalog = catalogWith(actions, map[string]action.Processor{"panicky": panicky{}, "stuck": release})
+	})
+	for _, tc := range []struct {
+		action string
+		input  string
+		want   string
+	}{
+		{"panicky", "x", "action panicky failed: panicked in process: boom"},
+		{"stuck", "x", "action stuck failed: timed out after 300ms (unit_timeout)"},
+		{"sleeper", "x", "action sleeper failed: timed out after 300ms (unit_timeout)"},
+		{"word_count", "file:///no/such/file.txt", "action word_count failed: downloading file:///no/such/file.txt: "},
+	} {
+		j := waitJob(t, co.Client, submit(t, co.Client, client.Job{Action: tc.action, Inputs: []any{tc.input}}).ID, time.Minute)
+		out := outputs(t, j)
+		if msg, _ := out[0].(string); j.Status != "failed" || !strings.HasPrefix(msg, tc.want) {
+			t.Errorf("%s: job %s %v, want failed with %q", tc.action, j.Status, out, tc.want)
+		}
+	}
+	j := waitJob(t, co.Client, submit(t, co.Client, client.Job{Action: "word_count", Inputs: []any{"still going strong"}}).ID, time.Minute)
+	if j.Status != "succeeded" || string(j.Outputs) != "[3]" {
+		t.Errorf("after the failures: %s %s, want succeeded [3]", j.Status, j.Outputs)
+	}
+	if n := logs.count("level=WARN msg=\"unit failed\""); n != 4 {
+		t.Errorf("%d failures logged at Warn, want 4", n)
+	}
+	if n := logs.count("level=DEBUG msg=\"unit done\""); n < 1 {
+		t.Errorf("no unit logged at Debug")
+	}
+}
+
+// TestCoordinatorOutage: a worker started before its coordinator waits for
+// it, logging the outage once; a result finished while the coordinator is
+// away is sent again until it is taken.
+func TestCoordinatorOutage(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	g := newGate()
+	_, logs, _ := runWorker(t, "http://"+addr, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.CheckInInterval = 10 * time.Second // the outages stay shorter than 3 check-ins
+		o.Catalog = catalogWith("", map[string]action.Processor{"gate": g})
+	})
+	waitFor(t, 30*time.Second, "the outage to be logged", func() bool { return logs.count("coordinator unreachable") == 1 })
+	time.Sleep(1500 * time.Millisecond) // a retry or two, which must not be logged again
+	co := startCoordinator(t, func(c *coordConfig) { c.addr = addr; c.register = []string{"gate"} })
+	j := submit(t, co.Client, client.Job{Action: "gate", Inputs: []any{"x"}})
+	waitStarted(t, g)
+	if logs.count("coordinator unreachable") != 1 || logs.count("coordinator reachable again") != 1 {
+		t.Fatalf("the first outage was logged %d times, its end %d times; want once each",
+			logs.count("coordinator unreachable"), logs.count("coordinator reachable again"))
+	}
+
+	co.stopHTTP()
+	g.open() // the unit finishes while the coordinator is away
+	waitFor(t, 30*time.Second, "the second outage to be logged", func() bool { return logs.count("coordinator unreachable") == 2 })
+	co.listen(t, addr)
+	j = waitJob(t, co.Client, j.ID, time.Minute)
+	if j.Status != "succeeded" || string(j.Outputs) != `["opened"]` {
+		t.Fatalf("job %s %s, want succeeded [\"opened\"]", j.Status, j.Outputs)
+	}
+	if n := logs.count("coordinator unreachable"); n != 2 {
+		t.Errorf("2 outages logged %d times", n)
+	}
+	if strings.Contains(logs.String(), "result dropped") {
+		t.Errorf("a result was dropped:\n%s", logs.String())
+	}
+}
+
+// TestResultForDeletedJob: a result for a unit whose job was deleted meanwhile
+// (404) is logged at Info and dropped, and the worker goes on.
+func TestResultForDeletedJob(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"gate"} })
+	g := newGate()
+	_, logs, _ := runWorker(t, co.URL, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.Catalog = catalogWith("", map[string]action.Processor{"gate": g})
+	})
+	j := submit(t, co.Client, client.Job{Action: "gate", Inputs: []any{"x"}})
+	waitStarted(t, g)
+	if err := co.Client.Delete(context.Background(), j.ID); err != nil {
+		t.Fatal(err)
+	}
+	g.open()
+	waitFor(t, time.Minute, "the dropped result to be logged", func() bool {
+		return logs.count(`level=INFO msg="result not recorded: the unit was taken back or deleted"`) == 1
+	})
+	j = waitJob(t, co.Client, submit(t, co.Client, client.Job{Action: "word_count", Inputs: []any{"a b"}}).ID, time.Minute)
+	if j.Status != "succeeded" {
+		t.Fatalf("the next job: %s %s", j.Status, j.Outputs)
+	}
+}
+
+// TestShutdownChecksOut: an in-process worker's shutdown gives back a
+// unit cut short by the grace period, and checks every slot out.
+func TestShutdownChecksOut(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"gate"} })
+	g := newGate()
+	defer g.open()
+	_, logs, stop := runWorker(t, co.URL, func(o *worker.Options) {
+		o.Concurrency = 3
+		o.Grace = 100 * time.Millisecond
+		o.Catalog = catalogWith("", map[string]action.Processor{"gate": g})
+	})
+	j := submit(t, co.Client, client.Job{Action: "gate", Inputs: []any{"x"}})
+	waitStarted(t, g)
+	waitFor(t, time.Minute, "the slots to check in", func() bool {
+		st, err := co.Client.Status(context.Background())
+		return err == nil && st.Units.Leased == 1 && len(st.Workers) == 3
+	})
+	stop()
+	if logs.count("cut short by the end of the grace period") != 1 {
+		t.Errorf("the unit was not cut short:\n%s", logs.String())
+	}
+	st, err := co.Client.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Workers) != 0 || st.Units.Ready != 1 || st.Units.Leased != 0 {
+		t.Fatalf("after the shutdown: workers %v, units %+v; want none, and the unit ready", st.Workers, st.Units)
+	}
+	u, err := co.Client.Dequeue(context.Background(), "probe", "gate")
+	if err != nil || u == nil || u.JobID != j.ID || u.Attempts != 0 {
+		t.Fatalf("the queue gave %+v, %v; want job %d's unit with attempts 0", u, err, j.ID)
+	}
+}
+
+// TestShutdownAbandonsStuckAction: a Go action that ignores its context
+// (no unit_timeout, so it runs on the slot's goroutine) does not hold the
+// shutdown past the grace period; its unit is given back.
+func TestShutdownAbandonsStuckAction(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"stuck"} })
+	release := stuck{newGate()}
+	defer release.open()
+	_, logs, stop := runWorker(t, co.URL, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.Grace = 100 * time.Millisecond
+		o.Catalog = catalogWith("", map[string]action.Processor{"stuck": release})
+	})
+	j := submit(t, co.Client, client.Job{Action: "stuck", Inputs: []any{"x"}})
+	waitStarted(t, release.gate)
+	stop() // returns, or runWorker's stop fails the test after a minute
+	if logs.count("leaving it running") != 1 {
+		t.Errorf("the abandoned action was not logged:\n%s", logs.String())
+	}
+	u, err := co.Client.Dequeue(context.Background(), "probe", "stuck")
+	if err != nil || u == nil || u.JobID != j.ID || u.Attempts != 0 {
+		t.Fatalf("the queue gave %+v, %v; want job %d's unit with attempts 0", u, err, j.ID)
+	}
+}
+
+// TestShutdownFinishesRunningUnit: on shutdown a running unit that ends
+// within the grace period is reported, and the next unit, which the report's
+// answer leased to the slot, is not run but given back.
+func TestShutdownFinishesRunningUnit(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"gate"} })
+	g := newGate()
+	w, logs, stop := runWorker(t, co.URL, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.Grace = time.Minute
+		o.Catalog = catalogWith("", map[string]action.Processor{"gate": g})
+	})
+	j := submit(t, co.Client, client.Job{Action: "gate", Inputs: []any{"first", "second"}})
+	waitStarted(t, g)
+	first := leasedUnit(t, co.Client, w.Names()[0], time.Minute)
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	waitFor(t, time.Minute, "the worker to begin stopping", func() bool { return logs.count("worker stopping") == 1 })
+	g.open()
+	<-stopped
+	d := getJSON[wire.JobDetail](t, co.URL, fmt.Sprintf("/console/jobs/%d", j.ID))
+	if len(d.Units) != 2 || d.Units[0].ID != first.ID || d.Units[0].State != "succeeded" {
+		t.Fatalf("units %+v, want the first succeeded", d.Units)
+	}
+	if u := d.Units[1]; u.State != "queued" || u.Attempts != 0 {
+		t.Fatalf("the second unit %+v, want queued with attempts 0", u)
+	}
+	if n := logs.count(`msg="unit done"`); n != 1 {
+		t.Errorf("%d units run, want 1", n)
+	}
+}
+
+// TestLostAnswerRecovered: when the answer to a PUT /work/:id is lost after
+// the coordinator acted on it, the next unit it leased to the slot is found
+// again (GET /worker/:name) and run, rather than left leased forever.
+func TestLostAnswerRecovered(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"noop"} })
+	target, _ := url.Parse(co.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var dropped atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/work/") && dropped.CompareAndSwap(false, true) {
+			// Forward the first completion, then drop its answer.
+			proxy.ServeHTTP(httptest.NewRecorder(), r)
+			panic(http.ErrAbortHandler)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close) // after the worker's check-out, which runWorker's cleanup does
+	_, logs, _ := runWorker(t, front.URL, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.Catalog = catalogWith("", map[string]action.Processor{"noop": noop{}})
+	})
+	j := submit(t, co.Client, client.Job{Action: "noop", Inputs: []any{"a", "b", "c"}})
+	j = waitJob(t, co.Client, j.ID, time.Minute)
+	if j.Status != "succeeded" || !dropped.Load() {
+		t.Fatalf("job %s %s (an answer dropped: %v)", j.Status, j.Outputs, dropped.Load())
+	}
+	if logs.count("resuming a unit whose lease answer was lost") != 1 {
+		t.Errorf("the lost lease was not resumed:\n%s", logs.String())
+	}
+}
+
+// TestNewOptions: the slots' names and the actions asked for.
+func TestNewOptions(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DisabledActions = []string{"graphics_magick", "process_pdfs"}
+	cfg.MaxWorkers = 3
+	w, err := worker.New(worker.Options{Config: cfg, Host: "box"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := os.Getpid()
+	if got, want := w.Names(), []string{slot(1, pid), slot(2, pid), slot(3, pid)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("names %v, want %v", got, want)
+	}
+	if w.Actions() != "word_count" {
+		t.Errorf("actions %q, want word_count", w.Actions())
+	}
+	cfg.DisabledActions = append(cfg.DisabledActions, "word_count")
+	if _, err := worker.New(worker.Options{Config: cfg}); err == nil {
+		t.Error("every action disabled: no error")
+	}
+}
+
+func slot(n, pid int) string { return jsonNumber(n) + "." + jsonNumber(pid) + "@box" }
+
+// TestRunRefusedCredentials: Run fails at once when the coordinator refuses
+// the worker's credentials.
+func TestRunRefusedCredentials(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.login, c.password = "admin", "secret" })
+	cfg := testConfig(t)
+	cfg.CentralServer = co.URL
+	cfg.Login, cfg.Password = "admin", "wrong"
+	w, err := worker.New(worker.Options{Config: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.Run(ctx); !errors.Is(err, client.ErrUnauthorized) {
+		t.Fatalf("Run = %v, want an error matching ErrUnauthorized", err)
+	}
+}
+
+// testConfig is the default configuration with the test's folders.
+func testConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.TempStoragePath = filepath.Join(t.TempDir(), "tmp")
+	cfg.LocalStoragePath = filepath.Join(t.TempDir(), "storage")
+	return cfg
+}

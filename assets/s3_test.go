@@ -8,13 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/documentcloud/crowd/assets/s3test"
 	"github.com/minio/minio-go/v7"
 )
 
 // newTestS3 starts versitygw and connects a store to bucket in it.
 func newTestS3(t *testing.T, bucket string) *S3 {
 	t.Helper()
-	srv := startVersityGW(t)
+	srv := s3test.Start(t)
 	ctx := context.Background()
 	s, err := NewS3(ctx, S3Config{
 		Endpoint:  srv.Endpoint,

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/documentcloud/crowd/assets"
+	"github.com/documentcloud/crowd/assets/s3test"
 	"github.com/documentcloud/crowd/client"
 	"github.com/documentcloud/crowd/wire"
 )
@@ -136,7 +137,7 @@ func TestSubmitWaitWithServerWorkers(t *testing.T) {
 func TestS3EndToEnd(t *testing.T) {
 	needTools(t, "gm")
 	t.Parallel()
-	s3srv := startVersityGW(t)
+	s3srv := s3test.Start(t)
 	const bucket = "crowd-e2e"
 	ctx := context.Background()
 	store, err := assets.NewS3(ctx, assets.S3Config{Endpoint: s3srv.Endpoint, Region: "us-east-1", Bucket: bucket,

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/documentcloud/crowd/action/pdftest"
 	"github.com/documentcloud/crowd/client"
 	"github.com/documentcloud/crowd/wire"
 )
@@ -288,38 +289,6 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
-// makePDF writes a minimal valid PDF whose pages show the texts in
-// Helvetica, with an exact cross-reference table, so that poppler and
-// ghostscript read it without repairing it (as action/builtin_test.go).
-func makePDF(texts []string) []byte {
-	var b strings.Builder
-	offsets := make([]int, 4+2*len(texts)) // object 0 is the free head
-	obj := func(id int, body string) {
-		offsets[id] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", id, body)
-	}
-	b.WriteString("%PDF-1.4\n")
-	var kids []string
-	for i := range texts {
-		kids = append(kids, fmt.Sprintf("%d 0 R", 4+2*i))
-	}
-	obj(1, "<< /Type /Catalog /Pages 2 0 R >>")
-	obj(2, fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", strings.Join(kids, " "), len(texts)))
-	obj(3, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-	for i, text := range texts {
-		obj(4+2*i, fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i))
-		stream := fmt.Sprintf("BT /F1 24 Tf 72 720 Td (%s) Tj ET", text)
-		obj(5+2*i, fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream))
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets))
-	for _, off := range offsets[1:] {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets), xref)
-	return []byte(b.String())
-}
-
 // readTar returns the regular files of a tar file by name.
 func readTar(t *testing.T, path string) map[string][]byte {
 	t.Helper()
@@ -354,7 +323,7 @@ func TestProcessPDFs(t *testing.T) {
 	t.Parallel()
 	co := startCoordinator(t, nil)
 	texts := []string{"Page one text", "Page two text", "Page three text"}
-	pdf := writeFile(t, t.TempDir(), "annual report.pdf", string(makePDF(texts)))
+	pdf := writeFile(t, t.TempDir(), "annual report.pdf", string(pdftest.PDF(texts)))
 	_, storage, env := workDirs(t)
 	startWorker(t, "worker", co.URL, env, "--concurrency", "2")
 	j := submit(t, co.Client, client.Job{Action: "process_pdfs", Inputs: []any{fileURL(pdf)},

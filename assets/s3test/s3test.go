@@ -1,8 +1,6 @@
-package assets
-
-// This file starts a real S3-compatible server, versitygw, for tests. It
-// depends on nothing but the standard library, so that it can be copied into
-// (or moved to a shared test package for) other packages as it is.
+// Package s3test starts a real S3-compatible server, versitygw, for the
+// tests of the S3 asset store and of the workers that use it.
+package s3test
 
 import (
 	"bytes"
@@ -18,14 +16,14 @@ import (
 	"time"
 )
 
-// s3Server is a running versitygw.
-type s3Server struct {
+// Server is a running versitygw.
+type Server struct {
 	Endpoint  string // "http://127.0.0.1:<port>"
 	AccessKey string // root credentials
 	SecretKey string
 }
 
-// startVersityGW starts versitygw on a free port of 127.0.0.1, with its
+// Start starts versitygw on a free port of 127.0.0.1, with its
 // posix back-end serving a fresh temporary directory, and stops it when the
 // test ends. It is started as
 //
@@ -36,7 +34,7 @@ type s3Server struct {
 // When it is not found the test is skipped, unless CROWD_REQUIRE_S3=1, in
 // which case it fails (install it with
 // `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`).
-func startVersityGW(t testing.TB) s3Server {
+func Start(t testing.TB) Server {
 	t.Helper()
 	bin, err := findVersityGW()
 	if err != nil {
@@ -45,7 +43,7 @@ func startVersityGW(t testing.TB) s3Server {
 		}
 		t.Skipf("skipping the S3 test: %v (install it with `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`, or set CROWD_REQUIRE_S3=1 to make this a failure)", err)
 	}
-	srv := s3Server{AccessKey: "crowdtest", SecretKey: "crowdtest-secret"}
+	srv := Server{AccessKey: "crowdtest", SecretKey: "crowdtest-secret"}
 	// The free port is found by binding and releasing it, so another process
 	// can take it before versitygw does; try again in that case.
 	const attempts = 3

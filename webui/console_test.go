@@ -3,14 +3,11 @@ package webui_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,12 +20,14 @@ import (
 
 	"github.com/documentcloud/crowd/action"
 	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/config"
 	"github.com/documentcloud/crowd/persistence"
 	"github.com/documentcloud/crowd/transport"
+	"github.com/documentcloud/crowd/worker"
 )
 
 // The console's end-to-end test: a real coordinator and HTTP server on
-// 127.0.0.1, real workers speaking the HTTP worker protocol (goroutines here),
+// 127.0.0.1, real workers (the worker package, in this process),
 // and e2e/console.mjs driving the page in Debian's headless Chromium through
 // playwright-core. The script's checks are listed at its top.
 //
@@ -294,153 +293,79 @@ func seedJobs(t *testing.T, co *actors.Coordinator, n int) {
 
 // ---- workers
 
-// workUnit is the WorkUnit JSON a worker receives.
-type workUnit struct {
-	ID     int64  `json:"id"`
-	JobID  int64  `json:"job_id"`
-	Input  string `json:"input"`
-	Action string `json:"action"`
-	Status int    `json:"status"`
-}
-
-// workerPool runs workers that speak the HTTP worker protocol: POST /work
-// for a unit, hold it for delay, then PUT /work/:id with the result, which
-// answers the next unit. An input starting with "fail" fails its first
-// e2eRetries attempts (so the unit ends failed) and succeeds after that
-// (once the console retries it).
-type workerPool struct {
-	base   string
-	delay  time.Duration
-	client *http.Client
+// e2eActions are the Go actions the test's workers run, through the real
+// worker (package worker): e2e_echo answers its input after a delay, and
+// e2e_merge does the same and merges by counting the outputs. An input
+// starting with "fail" fails its first e2eRetries attempts (so the unit
+// ends failed) and succeeds after that (once the console retries it).
+type e2eActions struct {
+	delay time.Duration
 
 	mu       sync.Mutex
 	failures map[int64]int // unit id -> attempts failed so far
 }
 
+type echo struct{ *e2eActions }
+
+func (a echo) Process(ctx context.Context, u *action.Unit) (any, error) { return a.process(ctx, u) }
+
+type merger struct{ *e2eActions }
+
+func (a merger) Process(ctx context.Context, u *action.Unit) (any, error) { return a.process(ctx, u) }
+
+func (a merger) Merge(_ context.Context, u *action.Unit) (any, error) {
+	outputs, _ := u.Input.([]any)
+	return map[string]any{"merged": len(outputs)}, nil
+}
+
+func (a *e2eActions) process(ctx context.Context, u *action.Unit) (any, error) {
+	sleep(ctx, a.delay)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if in, _ := u.Input.(string); strings.HasPrefix(in, "fail") {
+		a.mu.Lock()
+		a.failures[u.UnitID]++
+		n := a.failures[u.UnitID]
+		a.mu.Unlock()
+		if n <= e2eRetries {
+			return nil, fmt.Errorf("simulated failure of unit %d, attempt %d", u.UnitID, n)
+		}
+	}
+	return u.Input, nil
+}
+
+// startWorkers runs n worker slots against base, as two worker processes
+// would (hosts e2e-host-1 and e2e-host-2), with the real worker code.
 func startWorkers(t *testing.T, base string, n int, delay time.Duration) {
 	t.Helper()
-	p := &workerPool{base: base, delay: delay, client: &http.Client{Timeout: 10 * time.Second}, failures: map[int64]int{}}
+	catalog := action.NewCatalog("")
+	acts := &e2eActions{delay: delay, failures: map[int64]int{}}
+	catalog.RegisterGo(echoAction, echo{acts})
+	catalog.RegisterGo(mergeAction, merger{acts})
+	cfg := config.Default()
+	cfg.CentralServer = base
+	cfg.MinWorkerWait, cfg.MaxWorkerWait = 50*time.Millisecond, 300*time.Millisecond
+	cfg.TempStoragePath, cfg.LocalStoragePath = t.TempDir(), t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for i := 1; i <= n; i++ {
-		name := fmt.Sprintf("worker-%d@e2e-host-%d", i, (i-1)%2+1)
-		wg.Add(2)
-		go func() { defer wg.Done(); p.work(ctx, name) }()
-		go func() { defer wg.Done(); p.checkIns(ctx, name) }()
+	for h := 1; h <= 2; h++ {
+		slots := n / 2
+		if h == 1 {
+			slots += n % 2
+		}
+		w, err := worker.New(worker.Options{Config: cfg, Concurrency: slots, Catalog: catalog, Logger: quietLogger(),
+			Host: fmt.Sprintf("e2e-host-%d", h), CheckInInterval: time.Second, Grace: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); w.Run(ctx) }()
 	}
 	t.Cleanup(func() {
 		cancel()
 		wg.Wait()
 	})
-}
-
-const workerActions = echoAction + "," + mergeAction + ",word_count"
-
-func (p *workerPool) work(ctx context.Context, name string) {
-	var unit *workUnit
-	for ctx.Err() == nil {
-		if unit == nil {
-			var err error
-			if unit, err = p.call(ctx, "POST", "/work", url.Values{"worker_name": {name}, "worker_actions": {workerActions}}); err != nil || unit == nil {
-				sleep(ctx, 150*time.Millisecond)
-				continue
-			}
-		}
-		started := time.Now()
-		sleep(ctx, p.delay)
-		status, output := p.result(unit)
-		form := url.Values{
-			"status": {status}, "output": {output}, "worker_name": {name}, "worker_actions": {workerActions},
-			"time": {strconv.FormatFloat(time.Since(started).Seconds(), 'f', 3, 64)},
-		}
-		for ctx.Err() == nil { // keep the result until the coordinator takes it
-			next, err := p.call(ctx, "PUT", "/work/"+strconv.FormatInt(unit.ID, 10), form)
-			var refused *httpError
-			if err == nil || errors.As(err, &refused) {
-				unit = next // a 409 or 404 drops the result: the unit is no longer ours
-				break
-			}
-			sleep(ctx, 200*time.Millisecond)
-		}
-	}
-	// Check out, so the console stops listing the worker.
-	bg, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	p.call(bg, "PUT", "/worker", url.Values{"name": {name}, "terminated": {"true"}})
-}
-
-// checkIns is the worker's heartbeat, PUT /worker every second.
-func (p *workerPool) checkIns(ctx context.Context, name string) {
-	for ctx.Err() == nil {
-		p.call(ctx, "PUT", "/worker", url.Values{"name": {name}, "thread_status": {"running"}, "check_in_interval": {"1"}})
-		sleep(ctx, time.Second)
-	}
-}
-
-// result is the worker's outcome for a unit: the status and the output
-// field, {"output": <value>}.
-func (p *workerPool) result(u *workUnit) (string, string) {
-	wrap := func(v any) string {
-		b, _ := json.Marshal(map[string]any{"output": v})
-		return string(b)
-	}
-	if u.Status == 5 { // merging: the input is the array of outputs
-		var outputs []any
-		json.Unmarshal([]byte(u.Input), &outputs)
-		return "succeeded", wrap(map[string]any{"merged": len(outputs)})
-	}
-	if strings.HasPrefix(u.Input, "fail") {
-		p.mu.Lock()
-		p.failures[u.ID]++
-		n := p.failures[u.ID]
-		p.mu.Unlock()
-		if n <= e2eRetries {
-			return "failed", wrap(fmt.Sprintf("simulated failure of unit %d, attempt %d", u.ID, n))
-		}
-	}
-	if u.Action == "word_count" {
-		return "succeeded", wrap(len(strings.Fields(u.Input)))
-	}
-	return "succeeded", wrap(u.Input)
-}
-
-type httpError struct {
-	code int
-	body string
-}
-
-func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.code, e.body) }
-
-// call sends a form request; a 200 answers a unit, a 204 none.
-func (p *workerPool) call(ctx context.Context, method, path string, form url.Values) (*workUnit, error) {
-	req, err := http.NewRequestWithContext(ctx, method, p.base+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	switch resp.StatusCode {
-	case http.StatusOK:
-		var u workUnit
-		if err := json.Unmarshal(body, &u); err != nil {
-			return nil, err
-		}
-		return &u, nil
-	case http.StatusNoContent:
-		return nil, nil
-	case http.StatusServiceUnavailable, http.StatusInternalServerError:
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, body) // try again
-	default:
-		return nil, &httpError{resp.StatusCode, string(body)}
-	}
 }
 
 // ---- helpers

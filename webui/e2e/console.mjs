@@ -298,7 +298,7 @@ async function main() {
     await go(page, '#/');
     await waitFor(`${WORKERS} workers listed`, async () => (await page.$$('#workers li[data-key]')).length >= WORKERS, 10000);
     const names = await page.$$eval('#workers li[data-key] .wname', (n) => n.map((x) => x.textContent));
-    const ours = names.filter((n) => /^worker-\d+@e2e-host-\d$/.test(n));
+    const ours = names.filter((n) => /^\d+\.\d+@e2e-host-\d$/.test(n));
     if (ours.length !== WORKERS) fail(`expected the ${WORKERS} test workers, the list shows ${JSON.stringify(names)}`);
     const pattern = new RegExp(`^job #${id} · unit #\\d+$`);
     const busy = await waitFor(`workers shown holding units of job #${id}`, async () => {

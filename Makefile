@@ -49,3 +49,4 @@ bench: build
 bench-micro:
 	$(GO) test -run '^$$' -bench 'PutWorkLoop|BareFasthttp' -benchtime 200000x ./transport
 	$(GO) test -run '^$$' -bench Restart1M -benchtime 1x ./actors
+	$(GO) test -run '^$$' -bench WorkerNoOp -benchtime 1x ./worker

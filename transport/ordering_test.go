@@ -9,8 +9,8 @@ import (
 // units of a job just created, and never a unit of a job just deleted. (The
 // other tests read a job back with GET /jobs/:id after POST /jobs and
 // DELETE, which waits for the job's actor, so they do not depend on this.)
-// Without -race the window is too small to hit; with -race these fail
-// within a few hundred rounds.
+// When a job's effects were sent after its answer, these failed under
+// -race within a few hundred rounds.
 
 func TestCreatedUnitsVisibleToTheNextDequeue(t *testing.T) {
 	s := startServer(t, nil)

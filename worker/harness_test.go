@@ -27,6 +27,7 @@ import (
 	"github.com/documentcloud/crowd/actors"
 	"github.com/documentcloud/crowd/client"
 	"github.com/documentcloud/crowd/config"
+	"github.com/documentcloud/crowd/internal/crowdbin"
 	"github.com/documentcloud/crowd/persistence"
 	"github.com/documentcloud/crowd/transport"
 	"github.com/documentcloud/crowd/wire"
@@ -37,44 +38,14 @@ import (
 // built with -race too, and a race it reports fails the test.
 var raceEnabled bool
 
-var (
-	buildOnce sync.Once
-	buildDir  string
-	crowdBin  string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	crowdbin.Cleanup()
 	os.Exit(code)
 }
 
-// crowdBinary builds the crowd command once per test run.
-func crowdBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "crowd-worker-test-")
-		if buildErr != nil {
-			return
-		}
-		crowdBin = filepath.Join(buildDir, "crowd")
-		args := []string{"build", "-o", crowdBin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		args = append(args, "github.com/documentcloud/crowd/cmd/crowd")
-		if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return crowdBin
-}
+// crowdBinary is the crowd command, built once per test run.
+func crowdBinary(t testing.TB) string { return crowdbin.Path(t, raceEnabled) }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/documentcloud/crowd/internal/crowdbin"
 	"io"
 	"net"
 	"net/http"
@@ -31,45 +32,14 @@ import (
 // server binary is then built with -race too.
 var raceEnabled bool
 
-var (
-	buildOnce sync.Once
-	buildDir  string // holds the binary; removed by TestMain
-	crowdBin  string
-	buildErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	crowdbin.Cleanup()
 	os.Exit(code)
 }
 
-// crowdBinary builds the crowd command once per test run and returns its
-// path.
-func crowdBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "crowd-bin-")
-		if buildErr != nil {
-			return
-		}
-		crowdBin = filepath.Join(buildDir, "crowd")
-		args := []string{"build", "-o", crowdBin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return crowdBin
-}
+// crowdBinary is the crowd command, built once per test run.
+func crowdBinary(t testing.TB) string { return crowdbin.Path(t, raceEnabled) }
 
 // syncBuffer is a bytes.Buffer safe for a subprocess's output.
 type syncBuffer struct {

@@ -1,0 +1,51 @@
+// Package crowdbin builds the crowd command once per test binary, for the
+// tests that run it as a real process.
+package crowdbin
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+var (
+	once sync.Once
+	dir  string // holds the binary; removed by Cleanup
+	bin  string
+	err  error
+)
+
+// Path builds the crowd command (with -race when race is set, so that a
+// race in the server fails the test too) the first time it is called, and
+// returns the binary's path.
+func Path(t testing.TB, race bool) string {
+	t.Helper()
+	once.Do(func() {
+		if dir, err = os.MkdirTemp("", "crowd-bin-"); err != nil {
+			return
+		}
+		bin = filepath.Join(dir, "crowd")
+		args := []string{"build", "-o", bin}
+		if race {
+			args = append(args, "-race")
+		}
+		args = append(args, "github.com/documentcloud/crowd/cmd/crowd")
+		if out, buildErr := exec.Command("go", args...).CombinedOutput(); buildErr != nil {
+			err = fmt.Errorf("go build: %v\n%s", buildErr, out)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// Cleanup removes the binary; call it from TestMain after the tests ran.
+func Cleanup() {
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+}

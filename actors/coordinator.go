@@ -88,8 +88,9 @@ type Coordinator struct {
 	ticks     sync.WaitGroup
 }
 
-// Start replays nothing: it starts a coordinator over state, which Restore
-// rebuilt from the journal (nil for an empty coordinator).
+// Start starts a coordinator over state, which Load or Restore rebuilt from
+// a data dir or a journal (nil for an empty coordinator); it replays
+// nothing itself.
 func Start(set Settings, journal persistence.Journal, state *State) (*Coordinator, error) {
 	set.defaults()
 	if state == nil {

@@ -1,14 +1,11 @@
 package action
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
 	"github.com/documentcloud/crowd/action/pdftest"
 	"image/png"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -106,32 +103,6 @@ func TestGraphicsMagick(t *testing.T) {
 	}
 }
 
-// readTar returns the regular files of a tar file by name.
-func readTar(t *testing.T, path string) map[string][]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	files := map[string][]byte{}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return files
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[hdr.Name] = b
-	}
-}
-
 func names(files map[string][]byte) []string {
 	var out []string
 	for name := range files {
@@ -161,7 +132,7 @@ func TestProcessPDFs(t *testing.T) {
 		if base := filepath.Base(p); base != fmt.Sprintf("%05d.tar", i) {
 			t.Errorf("batch %d is %s", i, base)
 		}
-		if got := names(readTar(t, p)); !reflect.DeepEqual(got, want) {
+		if got := names(pdftest.ReadTar(t, p)); !reflect.DeepEqual(got, want) {
 			t.Errorf("batch %d holds %v, want %v", i, got, want)
 		}
 	}
@@ -184,7 +155,7 @@ func TestProcessPDFs(t *testing.T) {
 		}
 		processed = append(processed, out)
 	}
-	if got, want := names(readTar(t, localPath(t, processed[1].(string)))), []string{"report_00003.txt", "report_00003_normal.png"}; !reflect.DeepEqual(got, want) {
+	if got, want := names(pdftest.ReadTar(t, localPath(t, processed[1].(string)))), []string{"report_00003.txt", "report_00003_normal.png"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("processed batch 1 holds %v, want %v", got, want)
 	}
 
@@ -194,7 +165,7 @@ func TestProcessPDFs(t *testing.T) {
 	if base := filepath.Base(localPath(t, merged)); base != "processed_pdfs.tar" {
 		t.Errorf("merge saved %s", base)
 	}
-	files := readTar(t, localPath(t, merged))
+	files := pdftest.ReadTar(t, localPath(t, merged))
 	want := []string{
 		"report/images/normal/report_00001.png", "report/images/normal/report_00002.png", "report/images/normal/report_00003.png",
 		"report/text/full/report.txt",

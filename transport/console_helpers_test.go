@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
-	"net/http"
 	"regexp"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/documentcloud/crowd/action"
 	"github.com/documentcloud/crowd/actors"
 	"github.com/documentcloud/crowd/persistence"
 )
@@ -115,21 +112,10 @@ func startWALServer(t testing.TB, dir string, edit func(*serverConfig)) *walServ
 	}
 	snap := &actors.Snapshotter{Coordinator: co, Log: wal, Dir: dir, Logger: quietLogger()}
 	snap.SetGeneration(gen)
-	catalog := action.NewCatalog(cfg.actions)
-	cfg.opts.Coordinator, cfg.opts.Catalog = co, catalog
-	srv := New(cfg.opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
+	ts, srv := serve(t, co, wal, cfg)
 	w := &walServer{
-		testServer: &testServer{
-			URL: "http://" + ln.Addr().String(), Co: co, Journal: wal, Catalog: catalog,
-			client: &http.Client{Timeout: 30 * time.Second},
-			user:   cfg.opts.Login, pass: cfg.opts.Password,
-		},
-		WAL: wal, Snap: snap, srv: srv,
+		testServer: ts,
+		WAL:        wal, Snap: snap, srv: srv,
 	}
 	t.Cleanup(func() { w.stop(t) })
 	return w

@@ -61,6 +61,20 @@ func startServer(t testing.TB, edit func(*serverConfig)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ts, srv := serve(t, co, journal, cfg)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		co.Stop(ctx)
+		journal.Close()
+	})
+	return ts
+}
+
+// serve puts a coordinator behind an HTTP server on 127.0.0.1.
+func serve(t testing.TB, co *actors.Coordinator, journal persistence.Journal, cfg serverConfig) (*testServer, *Server) {
+	t.Helper()
 	catalog := action.NewCatalog(cfg.actions)
 	cfg.opts.Coordinator, cfg.opts.Catalog = co, catalog
 	srv := New(cfg.opts)
@@ -69,18 +83,11 @@ func startServer(t testing.TB, edit func(*serverConfig)) *testServer {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		co.Stop(ctx)
-		journal.Close()
-	})
 	return &testServer{
 		URL: "http://" + ln.Addr().String(), Co: co, Journal: journal, Catalog: catalog,
 		client: &http.Client{Timeout: 30 * time.Second},
 		user:   cfg.opts.Login, pass: cfg.opts.Password,
-	}
+	}, srv
 }
 
 func quietLogger() *slog.Logger {

@@ -252,31 +252,13 @@ func fileURL(p string) string { return "file://" + filepath.ToSlash(p) }
 
 // ---- subprocesses ----
 
-// syncBuffer collects a subprocess's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a running crowd subprocess.
 type proc struct {
 	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
-	out    *syncBuffer // standard error (and output unless stdout is set)
-	stdout *syncBuffer
+	out    *crowdbin.Output // standard error (and output unless stdout is set)
+	stdout *crowdbin.Output
 	done   chan struct{}
 }
 
@@ -313,7 +295,7 @@ func startProc(t testing.TB, name string, env []string, args ...string) *proc {
 	cmd := exec.Command(crowdBinary(t), args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(childEnv(), env...)
-	p := &proc{t: t, name: name, cmd: cmd, out: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, name: name, cmd: cmd, out: &crowdbin.Output{}, stdout: &crowdbin.Output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -463,7 +445,7 @@ func startServerProc(t testing.TB, workers int, env []string) (*proc, string) {
 // ---- in-process workers ----
 
 // logBuffer is a slog handler's output that tests read.
-type logBuffer struct{ syncBuffer }
+type logBuffer struct{ crowdbin.Output }
 
 // count is the number of log lines holding s.
 func (b *logBuffer) count(s string) int { return strings.Count(b.String(), s) }

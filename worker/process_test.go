@@ -4,10 +4,8 @@ package worker_test
 // coordinator, on real files.
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -289,32 +287,6 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
-// readTar returns the regular files of a tar file by name.
-func readTar(t *testing.T, path string) map[string][]byte {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	files := map[string][]byte{}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return files
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[hdr.Name] = b
-	}
-}
-
 // TestProcessPDFs: process_pdfs on a generated 3-page PDF through a worker
 // process: split into batches of 2 pages, process, merge; the output is the
 // URL of a tar in the filesystem store.
@@ -341,7 +313,7 @@ func TestProcessPDFs(t *testing.T) {
 	if err != nil || !filepath.IsLocal(rel) || !strings.HasSuffix(rel, "processed_pdfs.tar") {
 		t.Fatalf("the tar %s is not in the store %s", u.Path, storage)
 	}
-	files := readTar(t, u.Path)
+	files := pdftest.ReadTar(t, u.Path)
 	var names []string
 	for name := range files {
 		names = append(names, name)

@@ -1,11 +1,15 @@
-// Package pdftest makes small PDFs with real text for the tests of
-// process_pdfs and of the workers that run it.
+// Package pdftest helps the tests of process_pdfs and of the workers that
+// run it: it makes small PDFs with real text and reads the tars they become.
 package pdftest
 
 import (
+	"archive/tar"
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"strings"
+	"testing"
 )
 
 // PDF makes a minimal valid PDF whose pages show the texts in
@@ -38,4 +42,31 @@ func PDF(texts []string) []byte {
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets), xref)
 	return b.Bytes()
+}
+
+// ReadTar returns the regular files of a tar file (such as the ones
+// process_pdfs makes) by name.
+func ReadTar(t testing.TB, path string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	files := map[string][]byte{}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[hdr.Name] = b
+	}
 }

@@ -5,7 +5,6 @@ package main
 // the fsync modes. The kill -9 test is in crash_test.go.
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -22,7 +21,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,24 +39,6 @@ func TestMain(m *testing.M) {
 // crowdBinary is the crowd command, built once per test run.
 func crowdBinary(t testing.TB) string { return crowdbin.Path(t, raceEnabled) }
 
-// syncBuffer is a bytes.Buffer safe for a subprocess's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // serverConfig is what varies between the servers a test starts.
 type serverConfig struct {
 	fsync string   // --fsync; "" leaves the default
@@ -72,7 +52,7 @@ type server struct {
 	dataDir string
 	addr    string
 	cmd     *exec.Cmd
-	log     *syncBuffer // its stdout and stderr
+	log     *crowdbin.Output // its stdout and stderr
 	done    chan struct{}
 }
 
@@ -112,7 +92,7 @@ func launchServer(t testing.TB, name, dataDir, addr string, sc serverConfig) *se
 		"CROWD_LOCAL_STORAGE_PATH="+filepath.Join(work, "storage"),
 		"CROWD_TEMP_STORAGE_PATH="+filepath.Join(work, "tmp"))
 	cmd.Env = append(cmd.Env, sc.env...)
-	s := &server{t: t, name: name, dataDir: dataDir, addr: addr, cmd: cmd, log: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{t: t, name: name, dataDir: dataDir, addr: addr, cmd: cmd, log: &crowdbin.Output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: start: %v", name, err)

@@ -1,8 +1,9 @@
 // Package crowdbin builds the crowd command once per test binary, for the
-// tests that run it as a real process.
+// tests that run it as a real process, and collects such a process's output.
 package crowdbin
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -48,4 +49,23 @@ func Cleanup() {
 	if dir != "" {
 		os.RemoveAll(dir)
 	}
+}
+
+// Output collects a crowd process's output; it is safe to read while the
+// process writes.
+type Output struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.Write(p)
+}
+
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
 }

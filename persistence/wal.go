@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,7 @@ type WALStats struct {
 	Records          uint64        // records written since open
 	Batches          uint64        // WriteBatch calls
 	Syncs            uint64        // fsyncs of the log (file and, when needed, directory)
+	SyncTime         time.Duration // spent in fsyncs since open
 	LastSyncDuration time.Duration //
 	MaxSyncDuration  time.Duration //
 	BytesOnDisk      int64         // size of the segment files
@@ -80,6 +82,7 @@ const (
 	maxBatchRecords    = 4096    // records per WriteBatch at most
 	maxBatchBytes      = 4 << 20 // bytes per WriteBatch at most (a bigger record goes alone)
 	maxPooledBuffer    = 64 << 10
+	gatherYields       = 2 // in SyncGroup, yields before a batch's write while records keep coming
 )
 
 // WAL is a Journal on tidwall/wal: framed, checksummed records in segment
@@ -102,9 +105,9 @@ type WAL struct {
 	failed atomic.Pointer[error] // the first write or sync error: the log takes nothing after it
 	first  atomic.Uint64
 
-	records, batches, syncs atomic.Uint64
-	lastSync, maxSync       atomic.Int64
-	bytesOnDisk             atomic.Int64
+	records, batches, syncs     atomic.Uint64
+	syncTime, lastSync, maxSync atomic.Int64
+	bytesOnDisk                 atomic.Int64
 
 	// Owned by the writer goroutine (and by OpenWAL before it starts).
 	next       uint64 // index of the next record
@@ -337,6 +340,7 @@ func (w *WAL) Stats() WALStats {
 		Records:          w.records.Load(),
 		Batches:          w.batches.Load(),
 		Syncs:            w.syncs.Load(),
+		SyncTime:         time.Duration(w.syncTime.Load()),
 		LastSyncDuration: time.Duration(w.lastSync.Load()),
 		MaxSyncDuration:  time.Duration(w.maxSync.Load()),
 		BytesOnDisk:      w.bytesOnDisk.Load(),
@@ -437,22 +441,8 @@ func (w *WAL) run(interval time.Duration) {
 				return
 			}
 			reqs = append(reqs[:0], r)
-			size := len(r.frame)
-			open := true
-		drain:
-			for len(reqs) < maxBatchRecords && size < maxBatchBytes {
-				select {
-				case r, ok := <-w.ch:
-					if !ok {
-						open = false
-						break drain
-					}
-					reqs = append(reqs, r)
-					size += len(r.frame)
-				default:
-					break drain
-				}
-			}
+			var open bool
+			reqs, open = w.gather(reqs, len(r.frame))
 			w.process(reqs)
 			clear(reqs) // drop the done funcs and buffers
 			if !open {
@@ -466,6 +456,39 @@ func (w *WAL) run(interval time.Duration) {
 				}
 			}
 		}
+	}
+}
+
+// gather adds to reqs what is queued, up to a batch's limits, and reports
+// whether the queue is still open. In SyncGroup it then yields the thread
+// while records keep coming, since the fsync will block it: the goroutines
+// already runnable get to run first, the ones the last batch answered
+// among them (woken on this P, they would wait out the fsync behind it) and
+// the actors with appends under way, whose records join this batch. On two
+// cores this took batches at 64 connections from 8 records to 18, and the
+// PUT /work loop from 0.49 of the in-memory journal's rate to about 0.6.
+func (w *WAL) gather(reqs []request, size int) ([]request, bool) {
+	for yields := 0; ; yields++ {
+		got := 0
+	drain:
+		for len(reqs) < maxBatchRecords && size < maxBatchBytes {
+			select {
+			case r, ok := <-w.ch:
+				if !ok {
+					return reqs, false
+				}
+				reqs = append(reqs, r)
+				size += len(r.frame)
+				got++
+			default:
+				break drain
+			}
+		}
+		full := len(reqs) >= maxBatchRecords || size >= maxBatchBytes
+		if w.mode != SyncGroup || full || yields == gatherYields || (yields > 0 && got == 0) {
+			return reqs, true
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -573,6 +596,7 @@ func (w *WAL) sync() error {
 	}
 	d := int64(took)
 	w.syncs.Add(1)
+	w.syncTime.Add(d)
 	w.lastSync.Store(d)
 	if d > w.maxSync.Load() {
 		w.maxSync.Store(d)

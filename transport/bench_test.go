@@ -47,7 +47,19 @@ func putWorkLoop(b *testing.B, edit func(*serverConfig)) {
 	if r := s.Co.CreateJob(actors.JobSpec{Action: "graphics_magick", Inputs: inputs, Options: []byte("{}")}); r.Outcome != actors.OK {
 		b.Fatalf("create: %v", r.Err)
 	}
+	var before persistence.WALStats
+	wal, _ := s.Journal.(*persistence.WAL)
+	if wal != nil {
+		before = wal.Stats()
+	}
 	runLoop(b, s.URL[len("http://"):])
+	if wal != nil { // how the writer batched: the shape of group commit
+		after := wal.Stats()
+		batches := float64(after.Batches - before.Batches)
+		b.ReportMetric(float64(after.Records-before.Records)/batches, "records/batch")
+		b.ReportMetric(float64(after.Syncs-before.Syncs)/float64(b.N), "fsyncs/op")
+		b.ReportMetric(float64(after.SyncTime-before.SyncTime)/float64(after.Syncs-before.Syncs)/1e3, "µs/fsync")
+	}
 }
 
 func BenchmarkBareFasthttp(b *testing.B) {

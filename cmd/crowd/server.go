@@ -32,12 +32,20 @@ workers and gathers the results.`,
 	fs.String("data-dir", def.DataDir, "folder for the coordinator's journal")
 	fs.String("fsync", def.Fsync, "when the journal syncs: group, interval or off")
 	workers := fs.Int("workers", 0, "also run N worker slots in this process")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
 	flags := newConfigFlags(fs, map[string]string{"listen": "listen", "data-dir": "data_dir", "fsync": "fsync"})
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		log := newLogger()
 		cfg, err := flags.load(fs, log)
 		if err != nil {
 			return err
+		}
+		if *pprofAddr != "" {
+			stop, err := servePprof(*pprofAddr, log)
+			if err != nil {
+				return err
+			}
+			defer stop()
 		}
 		return runServer(cmd.Context(), cfg, *workers)
 	}

@@ -43,6 +43,7 @@ func crowdBinary(t testing.TB) string { return crowdbin.Path(t, raceEnabled) }
 type serverConfig struct {
 	fsync string   // --fsync; "" leaves the default
 	env   []string // CROWD_<KEY>=value settings
+	args  []string // more flags
 }
 
 // server is one `crowd server` process.
@@ -85,6 +86,7 @@ func launchServer(t testing.TB, name, dataDir, addr string, sc serverConfig) *se
 	if sc.fsync != "" {
 		args = append(args, "--fsync", sc.fsync)
 	}
+	args = append(args, sc.args...)
 	work := t.TempDir()
 	cmd := exec.Command(crowdBinary(t), args...)
 	cmd.Dir = work // whatever it writes besides the data dir stays in the test's folders
@@ -780,4 +782,28 @@ func TestFsyncModes(t *testing.T) {
 			s.stopOK()
 		})
 	}
+}
+
+// --pprof serves Go's profiles on an address of their own, not on the API's.
+func TestPprofFlag(t *testing.T) {
+	profAddr := freeAddr(t)
+	s := startServer(t, "pprof", filepath.Join(t.TempDir(), "data"), serverConfig{args: []string{"--pprof", profAddr}})
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	code, body := get("http://" + profAddr + "/debug/pprof/goroutine?debug=1")
+	if code != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("pprof goroutine profile: %d %.200q", code, body)
+	}
+	if code, _ := get(s.url() + "/debug/pprof/goroutine?debug=1"); code != http.StatusNotFound {
+		t.Errorf("the API's port answers /debug/pprof with %d, want 404", code)
+	}
+	s.stopOK()
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,6 +92,7 @@ func runLoop(b *testing.B, addr string) {
 	var wg sync.WaitGroup
 	var requests atomic.Int64
 	b.ResetTimer()
+	cpu0 := processCPU()
 	start := time.Now()
 	for i := range benchConns {
 		wg.Add(1)
@@ -113,6 +115,18 @@ func runLoop(b *testing.B, addr string) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(requests.Load())/elapsed.Seconds(), "req/s")
+	// CPU per request, server and load generator together: steadier than
+	// the rate on a machine whose speed varies from run to run.
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(requests.Load()), "cpu-µs/req")
+}
+
+// processCPU is the CPU time the process used so far, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // unitID reads the id at the start of a WorkUnit document, {"id":N,...}.

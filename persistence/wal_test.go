@@ -724,3 +724,34 @@ func TestWALWriteErrorIsFatal(t *testing.T) {
 	defer w.Close()
 	sameRecords(t, replayed(t, w), wantRange(0, 10))
 }
+
+// Appenders that each wait for their record, as request handlers do, share
+// fsyncs in SyncGroup: the writer gathers what they append while it works.
+func TestGroupCommitSharesFsyncs(t *testing.T) {
+	w := openWAL(t, WALOptions{Dir: t.TempDir(), Sync: SyncGroup})
+	defer w.Close()
+	const appenders, each = 32, 50
+	var wg sync.WaitGroup
+	for g := 0; g < appenders; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				acked := make(chan error, 1)
+				w.Append(testEvent(g*each+i), func(err error) { acked <- err })
+				if err := <-acked; err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := w.Stats()
+	if st.Records != appenders*each {
+		t.Fatalf("%d records written, want %d", st.Records, appenders*each)
+	}
+	if st.Records < 2*st.Syncs {
+		t.Errorf("%d records took %d fsyncs: want at least 2 records per fsync from %d concurrent appenders", st.Records, st.Syncs, appenders)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -118,15 +117,6 @@ func runLoop(b *testing.B, addr string) {
 	// CPU per request, server and load generator together: steadier than
 	// the rate on a machine whose speed varies from run to run.
 	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(requests.Load()), "cpu-µs/req")
-}
-
-// processCPU is the CPU time the process used so far, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // unitID reads the id at the start of a WorkUnit document, {"id":N,...}.

@@ -34,18 +34,7 @@ import (
 	"github.com/documentcloud/crowd/worker"
 )
 
-// raceEnabled is set by race_test.go under -race; the crowd binary is then
-// built with -race too, and a race it reports fails the test.
-var raceEnabled bool
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	crowdbin.Cleanup()
-	os.Exit(code)
-}
-
-// crowdBinary is the crowd command, built once per test run.
-func crowdBinary(t testing.TB) string { return crowdbin.Path(t, raceEnabled) }
+func TestMain(m *testing.M) { crowdbin.Main(m) }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -292,7 +281,7 @@ func workDirs(t testing.TB) (temp, storage string, env []string) {
 // environment. It is killed when the test ends, if it still runs.
 func startProc(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(crowdBinary(t), args...)
+	cmd := exec.Command(crowdbin.Path(t), args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(childEnv(), env...)
 	p := &proc{t: t, name: name, cmd: cmd, out: &crowdbin.Output{}, stdout: &crowdbin.Output{}, done: make(chan struct{})}
@@ -385,7 +374,7 @@ func (p *proc) checkLog() {
 // standard error and exit code.
 func runCrowd(t testing.TB, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(crowdBinary(t), args...)
+	cmd := exec.Command(crowdbin.Path(t), args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(childEnv(), env...)
 	var o, e bytes.Buffer

@@ -26,18 +26,7 @@ import (
 	"time"
 )
 
-// raceEnabled is set by race_test.go when the tests run with -race; the
-// server binary is then built with -race too.
-var raceEnabled bool
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	crowdbin.Cleanup()
-	os.Exit(code)
-}
-
-// crowdBinary is the crowd command, built once per test run.
-func crowdBinary(t testing.TB) string { return crowdbin.Path(t, raceEnabled) }
+func TestMain(m *testing.M) { crowdbin.Main(m) }
 
 // serverConfig is what varies between the servers a test starts.
 type serverConfig struct {
@@ -88,7 +77,7 @@ func launchServer(t testing.TB, name, dataDir, addr string, sc serverConfig) *se
 	}
 	args = append(args, sc.args...)
 	work := t.TempDir()
-	cmd := exec.Command(crowdBinary(t), args...)
+	cmd := exec.Command(crowdbin.Path(t), args...)
 	cmd.Dir = work // whatever it writes besides the data dir stays in the test's folders
 	cmd.Env = append(childEnv(),
 		"CROWD_LOCAL_STORAGE_PATH="+filepath.Join(work, "storage"),

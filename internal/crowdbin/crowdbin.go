@@ -13,16 +13,17 @@ import (
 )
 
 var (
+	race bool // the tests run with -race (race.go)
 	once sync.Once
 	dir  string // holds the binary; removed by Cleanup
 	bin  string
 	err  error
 )
 
-// Path builds the crowd command (with -race when race is set, so that a
-// race in the server fails the test too) the first time it is called, and
-// returns the binary's path.
-func Path(t testing.TB, race bool) string {
+// Path builds the crowd command (with -race when the tests run with it, so
+// that a race in the server fails the test too) the first time it is
+// called, and returns the binary's path.
+func Path(t testing.TB) string {
 	t.Helper()
 	once.Do(func() {
 		if dir, err = os.MkdirTemp("", "crowd-bin-"); err != nil {
@@ -44,11 +45,14 @@ func Path(t testing.TB, race bool) string {
 	return bin
 }
 
-// Cleanup removes the binary; call it from TestMain after the tests ran.
-func Cleanup() {
+// Main runs a package's tests and then removes the binary: call it from
+// TestMain.
+func Main(m *testing.M) {
+	code := m.Run()
 	if dir != "" {
 		os.RemoveAll(dir)
 	}
+	os.Exit(code)
 }
 
 // Output collects a crowd process's output; it is safe to read while the

@@ -61,16 +61,11 @@ func (f *Filesystem) save(ctx context.Context, src, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	in, err := os.Open(src)
+	in, err := OpenRegular(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	if info, err := in.Stat(); err != nil {
-		return err
-	} else if !info.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", src)
-	}
 
 	// The root may have been removed since NewFilesystem (a cleaned temp dir).
 	if err := os.MkdirAll(f.root, 0o755); err != nil {
@@ -138,20 +133,30 @@ func (f *Filesystem) open(ctx context.Context, rawURL string) (*os.File, error) 
 		return nil, err
 	}
 	defer r.Close() // files opened through r stay open
-	file, err := r.Open(filepath.FromSlash(rel))
+	return regular(r.Open(filepath.FromSlash(rel)))
+}
+
+// OpenRegular opens path for reading, refusing anything but a regular
+// file: a directory fails half-way through a copy, a FIFO or a device can
+// block it for good.
+func OpenRegular(path string) (*os.File, error) { return regular(os.Open(path)) }
+
+// regular passes on the file an open gave if it is a regular file, and
+// closes it otherwise.
+func regular(f *os.File, err error) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	info, err := file.Stat()
+	info, err := f.Stat()
 	if err != nil {
-		file.Close()
+		f.Close()
 		return nil, err
 	}
 	if !info.Mode().IsRegular() {
-		file.Close()
-		return nil, errors.New("not a regular file")
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file", f.Name())
 	}
-	return file, nil
+	return f, nil
 }
 
 // keyOf is the key a file:// URL of this store names.

@@ -180,16 +180,11 @@ func (d *downloader) fetch(ctx context.Context, rawURL, dst string) error {
 		if err != nil {
 			return err
 		}
-		f, err := os.Open(p)
+		f, err := assets.OpenRegular(p)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if fi, err := f.Stat(); err != nil {
-			return err
-		} else if !fi.Mode().IsRegular() {
-			return errors.New("not a regular file")
-		}
 		return writeTo(ctx, dst, f, -1)
 	case "s3":
 		if _, ok := d.store.(*assets.S3); !ok {

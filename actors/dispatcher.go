@@ -62,6 +62,9 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		d.lost(ctx, q.Recover(m.worker, m.units), "worker "+m.worker+" stopped checking in")
 	case *releaseUnits:
 		q.Release(m.worker, m.units)
+	case *giveBack:
+		q.Release(m.worker, []int64{m.unit})
+		ctx.Send(d.c.registry, &activity{worker: m.worker, released: m.unit})
 	case *workerUnit:
 		if e := q.Entry(m.unit); e != nil && e.Worker == m.name {
 			m.call.answer(Reply{Outcome: OK, Unit: e.View()})

@@ -114,6 +114,7 @@ func (a *jobActor) start(ctx actor.Context) {
 func (a *jobActor) finish(ctx actor.Context, m *complete) {
 	ev, err := a.job.Finish(m.Unit, m.Succeeded, m.Output, m.Time, a.c.now(), a.c.ids)
 	if err != nil {
+		a.returnNext(ctx, m)
 		m.call.answer(refusal(err))
 		return
 	}
@@ -134,6 +135,9 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 	a.send(ctx, ev, fx, nil, func(err error) {
 		switch {
 		case err != nil:
+			if m.hasNext { // not journaled: the next unit goes back too
+				a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
+			}
 			m.call.fail(err)
 		case m.hasNext:
 			m.call.answer(Reply{Outcome: OK, Unit: m.next})
@@ -141,6 +145,15 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 			m.call.answer(Reply{Outcome: NoContent})
 		}
 	})
+}
+
+// returnNext returns the unit the dispatcher leased to the reporting worker
+// along with its report, when the report is refused: the worker never hears
+// of that unit.
+func (a *jobActor) returnNext(ctx actor.Context, m *complete) {
+	if m.hasNext {
+		ctx.Send(a.c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
+	}
 }
 
 func refusal(err error) Reply {

@@ -148,6 +148,10 @@ type (
 		worker string
 		units  []int64
 	}
+	giveBack struct { // job -> dispatcher: the next unit of a refused report
+		worker string
+		unit   int64
+	}
 	tick struct{}
 )
 

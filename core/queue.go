@@ -282,9 +282,15 @@ func (q *Queue) Report(unit int64, worker string) (*Entry, error) {
 	if e.state != stateLeased || e.Worker != worker {
 		return nil, ErrNotLeased
 	}
+	q.takeBack(e)
+	return e, nil
+}
+
+// takeBack ends e's lease and leaves it reported: its job decides what
+// comes of the attempt.
+func (q *Queue) takeBack(e *Entry) {
 	q.unlease(e)
 	e.state = stateReported
-	return e, nil
 }
 
 func (q *Queue) unlease(e *Entry) {
@@ -359,8 +365,7 @@ func (q *Queue) Recover(worker string, units []int64) []*Entry {
 	var lost []*Entry
 	for _, id := range units {
 		if e := q.entries[id]; e != nil && e.state == stateLeased && e.Worker == worker {
-			q.unlease(e)
-			e.state = stateReported
+			q.takeBack(e)
 			lost = append(lost, e)
 		}
 	}
@@ -393,8 +398,7 @@ func (q *Queue) Tick(now int64) (expired []Revoked) {
 		q.leases.popFront()
 		if r.e.state == stateLeased && r.e.lease == r.lease {
 			worker := r.e.Worker
-			q.unlease(r.e)
-			r.e.state = stateReported
+			q.takeBack(r.e)
 			expired = append(expired, Revoked{Entry: r.e, Worker: worker})
 		}
 	}

@@ -166,16 +166,13 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
+// bytes reads a length-prefixed field into a copy of its own.
 func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail(errTruncated)
+	p := d.bytesNoCopy()
+	if p == nil {
 		return nil
 	}
-	p := make([]byte, n)
-	copy(p, d.b)
-	d.b = d.b[n:]
-	return p
+	return append(make([]byte, 0, len(p)), p...)
 }
 
 func (d *decoder) string() string { return string(d.bytes()) }
@@ -229,12 +226,7 @@ func Decode(rec []byte) (core.Event, error) {
 			d.fail(errors.New("bad flags"))
 		}
 		e.Split, e.Merge = flags&1 != 0, flags&2 != 0
-		n := d.uvarint()
-		if n > uint64(len(d.b)) { // every input takes at least one byte
-			d.fail(errTruncated)
-			n = 0
-		}
-		e.Inputs = make([]string, n)
+		e.Inputs = make([]string, d.count())
 		for i := range e.Inputs {
 			e.Inputs[i] = d.string()
 		}
@@ -244,7 +236,7 @@ func Decode(rec []byte) (core.Event, error) {
 			email := d.string()
 			e.Email = &email
 		}
-		e.MaxAttempts = int(min(d.uvarint(), math.MaxInt32))
+		e.MaxAttempts = d.int()
 		e.FirstUnit = d.id()
 		e.At = d.varint()
 		ev = e

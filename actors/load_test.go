@@ -120,11 +120,9 @@ func TestLoadRefusesATrimmedLogWithoutItsSnapshot(t *testing.T) {
 	}
 	work(t, d.c, 2)
 	d.stop(t)
-	snaps, _ := filepath.Glob(filepath.Join(dir, "snapshot-*"))
-	if len(snaps) != 1 {
-		t.Fatalf("snapshot files %v", snaps)
+	if err := os.Remove(theSnapshot(t, dir)); err != nil {
+		t.Fatal(err)
 	}
-	os.Remove(snaps[0])
 	w := openWAL(t, dir)
 	defer w.Close()
 	_, _, err := Load(dir, w)
@@ -149,8 +147,8 @@ func TestLoadSnapshotNewerThanLog(t *testing.T) {
 	}
 	want := jobsJSON(t, d.c, 20)
 	d.stop(t)
-	snaps, _ := filepath.Glob(filepath.Join(dir, "snapshot-*"))
-	copyFile(t, snaps[0], filepath.Join(old, filepath.Base(snaps[0])))
+	snap := theSnapshot(t, dir)
+	copyFile(t, snap, filepath.Join(old, filepath.Base(snap)))
 
 	d = startDurable(t, old)
 	if got := jobsJSON(t, d.c, 20); !mapsEqual(got, want) {
@@ -221,11 +219,25 @@ func TestCompactionBoundsTheDataDir(t *testing.T) {
 	}
 }
 
+// theSnapshot is the path of the one snapshot file in dir.
+func theSnapshot(t *testing.T, dir string) string {
+	t.Helper()
+	snaps, err := filepath.Glob(filepath.Join(dir, "snapshot-*"))
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("snapshot files %v (%v), want one", snaps, err)
+	}
+	return snaps[0]
+}
+
 func dirSize(t testing.TB, dir string) int64 {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("data dir %s: %d entries (%v)", dir, len(entries), err)
+	}
 	var n int64
-	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil {
+		if info, err := e.Info(); err == nil { // a file the writer removed meanwhile counts 0
 			n += info.Size()
 		}
 	}

@@ -82,13 +82,13 @@ func TestSnapshotFallsBackToOlder(t *testing.T) {
 				t.Fatal(err)
 			}
 			path := filepath.Join(dir, snapshotName(2))
-			b, _ := os.ReadFile(path)
-			at := c.at
-			if at < 0 {
-				at += len(b)
-			}
-			b[at] ^= 0x04
-			os.WriteFile(path, b, 0o640)
+			editFile(t, path, func(b []byte) {
+				at := c.at
+				if at < 0 {
+					at += len(b)
+				}
+				b[at] ^= 0x04
+			})
 
 			logs := captureDefaultLog(t)
 			gen, idx, data, err := LoadSnapshot(dir)

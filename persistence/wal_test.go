@@ -321,11 +321,17 @@ func TestWALBadLastRecordIsCut(t *testing.T) {
 
 func flipByte(t *testing.T, path string, off int64) {
 	t.Helper()
+	editFile(t, path, func(b []byte) { b[off] ^= 0x10 })
+}
+
+// editFile rewrites the file at path after edit changed its bytes in place.
+func editFile(t *testing.T, path string, edit func(b []byte)) {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b[off] ^= 0x10
+	edit(b)
 	if err := os.WriteFile(path, b, 0o640); err != nil {
 		t.Fatal(err)
 	}
@@ -346,11 +352,7 @@ func TestWALCorruptMiddleOfLastSegment(t *testing.T) {
 			if c.name == "length" {
 				// A length that runs past the end of the file must not hide
 				// the good records after it.
-				b, _ := os.ReadFile(path)
-				b[bad] = 0xff
-				b[bad+1] = 0xff
-				b[bad+2] = 0x7f
-				os.WriteFile(path, b, 0o640)
+				editFile(t, path, func(b []byte) { b[bad], b[bad+1], b[bad+2] = 0xff, 0xff, 0x7f })
 			} else {
 				flipByte(t, path, int64(bad+c.at))
 			}

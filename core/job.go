@@ -70,11 +70,11 @@ type Ready struct {
 	Attempts int
 }
 
-// Retry asks the dispatcher to queue a failed unit again after Delay.
+// Retry asks the dispatcher to queue a failed unit again, after the
+// back-off its attempts call for (Rules.Backoff).
 type Retry struct {
 	Unit     int64
 	Attempts int
-	Delay    int64
 }
 
 // Effects is what an applied event asks of the world outside the job.

@@ -70,8 +70,14 @@ func errText(r actors.Reply, fallback string) string {
 	return fallback
 }
 
+// jobBody writes the reply's job.
 func jobBody(r actors.Reply) func([]byte) []byte {
 	return func(b []byte) []byte { return r.Job.AppendJSON(b) }
+}
+
+// unitBody writes the reply's work unit.
+func unitBody(r actors.Reply) func([]byte) []byte {
+	return func(b []byte) []byte { return r.Unit.AppendJSON(b) }
 }
 
 // param is a form field, from the body first and then the query string, as

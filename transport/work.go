@@ -22,7 +22,7 @@ func (s *Server) dequeue(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	r := s.co.Dequeue(worker, s.names.get(param(ctx, "worker_actions")))
-	writeReply(ctx, r, func(b []byte) []byte { return r.Unit.AppendJSON(b) })
+	writeReply(ctx, r, unitBody(r))
 }
 
 // PUT /work/:id: record a unit's result and answer the worker's next unit.
@@ -58,7 +58,7 @@ func (s *Server) complete(ctx *fasthttp.RequestCtx) {
 	}
 	rep.Actions = s.names.get(param(ctx, "worker_actions"))
 	r := s.co.Complete(rep)
-	writeReply(ctx, r, func(b []byte) []byte { return r.Unit.AppendJSON(b) })
+	writeReply(ctx, r, unitBody(r))
 }
 
 // maxSeconds bounds a reported time (a year), which also refuses NaN and
@@ -165,7 +165,7 @@ func (s *Server) workerUnit(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString("{}")
 		return
 	}
-	writeReply(ctx, r, func(b []byte) []byte { return r.Unit.AppendJSON(b) })
+	writeReply(ctx, r, unitBody(r))
 }
 
 // workerName reads a required worker name; ok is false (and the 400

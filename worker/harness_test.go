@@ -253,16 +253,6 @@ type proc struct {
 
 // childEnv is this process's environment without CROWD_* variables, which
 // the child would read as settings.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CROWD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 // workDirs makes the temp and storage folders of a child and returns their
 // settings.
 func workDirs(t testing.TB) (temp, storage string, env []string) {
@@ -283,7 +273,7 @@ func startProc(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(crowdbin.Path(t), args...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(childEnv(), env...)
+	cmd.Env = append(crowdbin.Env(), env...)
 	p := &proc{t: t, name: name, cmd: cmd, out: &crowdbin.Output{}, stdout: &crowdbin.Output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.out
 	if err := cmd.Start(); err != nil {
@@ -376,7 +366,7 @@ func runCrowd(t testing.TB, env []string, args ...string) (stdout, stderr string
 	t.Helper()
 	cmd := exec.Command(crowdbin.Path(t), args...)
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(childEnv(), env...)
+	cmd.Env = append(crowdbin.Env(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -387,22 +377,12 @@ func runCrowd(t testing.TB, env []string, args ...string) (stdout, stderr string
 }
 
 // freeAddr is a 127.0.0.1 address whose port was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // startServerProc starts `crowd server --workers n` on a free port and
 // waits until it answers.
 func startServerProc(t testing.TB, workers int, env []string) (*proc, string) {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
-		addr := freeAddr(t)
+		addr := crowdbin.FreeAddr(t)
 		p := startProc(t, "crowd server", env, "server", "--listen", addr, "--data-dir", filepath.Join(t.TempDir(), "data"),
 			"--workers", fmt.Sprint(workers))
 		url := "http://" + addr

@@ -24,6 +24,7 @@ import (
 	"github.com/documentcloud/crowd/action"
 	"github.com/documentcloud/crowd/client"
 	"github.com/documentcloud/crowd/config"
+	"github.com/documentcloud/crowd/internal/crowdbin"
 	"github.com/documentcloud/crowd/wire"
 	"github.com/documentcloud/crowd/worker"
 )
@@ -258,7 +259,7 @@ func TestActionFailures(t *testing.T) {
 // away is sent again until it is taken.
 func TestCoordinatorOutage(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := crowdbin.FreeAddr(t)
 	g := newGate()
 	_, logs, _ := runWorker(t, "http://"+addr, func(o *worker.Options) {
 		o.Concurrency = 1

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"github.com/documentcloud/crowd/internal/crowdbin"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -53,7 +52,7 @@ const readyDeadline = 20 * time.Second
 func startServer(t testing.TB, name, dataDir string, sc serverConfig) *server {
 	t.Helper()
 	for attempt := 0; ; attempt++ {
-		s := launchServer(t, name, dataDir, freeAddr(t), sc)
+		s := launchServer(t, name, dataDir, crowdbin.FreeAddr(t), sc)
 		err := s.waitReady()
 		if err == nil {
 			return s
@@ -79,7 +78,7 @@ func launchServer(t testing.TB, name, dataDir, addr string, sc serverConfig) *se
 	work := t.TempDir()
 	cmd := exec.Command(crowdbin.Path(t), args...)
 	cmd.Dir = work // whatever it writes besides the data dir stays in the test's folders
-	cmd.Env = append(childEnv(),
+	cmd.Env = append(crowdbin.Env(),
 		"CROWD_LOCAL_STORAGE_PATH="+filepath.Join(work, "storage"),
 		"CROWD_TEMP_STORAGE_PATH="+filepath.Join(work, "tmp"))
 	cmd.Env = append(cmd.Env, sc.env...)
@@ -118,26 +117,6 @@ func tail(s string, n int) string {
 
 // childEnv is this process's environment without CROWD_* variables, which
 // the server reads as settings (CROWD_DATA_DIR would override --data-dir).
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "CROWD_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func (s *server) url() string { return "http://" + s.addr }
 
 func (s *server) exited() bool {
@@ -677,7 +656,7 @@ func TestSecondServerRefusesDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	second := launchServer(t, "second server", dir, freeAddr(t), serverConfig{})
+	second := launchServer(t, "second server", dir, crowdbin.FreeAddr(t), serverConfig{})
 	select {
 	case <-second.done:
 	case <-time.After(readyDeadline):
@@ -775,7 +754,7 @@ func TestFsyncModes(t *testing.T) {
 
 // --pprof serves Go's profiles on an address of their own, not on the API's.
 func TestPprofFlag(t *testing.T) {
-	profAddr := freeAddr(t)
+	profAddr := crowdbin.FreeAddr(t)
 	s := startServer(t, "pprof", filepath.Join(t.TempDir(), "data"), serverConfig{args: []string{"--pprof", profAddr}})
 	get := func(url string) (int, string) {
 		t.Helper()

@@ -5,9 +5,11 @@ package crowdbin
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -53,6 +55,30 @@ func Main(m *testing.M) {
 		os.RemoveAll(dir)
 	}
 	os.Exit(code)
+}
+
+// Env is this process's environment without CROWD_<KEY> settings, for a
+// crowd process whose configuration the test sets itself.
+func Env() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CROWD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// FreeAddr is a free port on 127.0.0.1 (another process may take it before
+// the server listens: callers retry on "address already in use").
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // Output collects a crowd process's output; it is safe to read while the

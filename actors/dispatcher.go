@@ -63,8 +63,13 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 	case *releaseUnits:
 		q.Release(m.worker, m.units)
 	case *giveBack:
-		q.Release(m.worker, []int64{m.unit})
-		ctx.Send(d.c.registry, &activity{worker: m.worker, released: m.unit})
+		if m.reopen != nil {
+			q.Reopen(m.job, *m.reopen)
+		}
+		if m.next != 0 {
+			q.Release(m.worker, []int64{m.next})
+			ctx.Send(d.c.registry, &activity{worker: m.worker, released: m.next})
+		}
 	case *workerUnit:
 		if e := q.Entry(m.unit); e != nil && e.Worker == m.name {
 			m.call.answer(Reply{Outcome: OK, Unit: e.View()})

@@ -114,8 +114,7 @@ func (a *jobActor) start(ctx actor.Context) {
 func (a *jobActor) finish(ctx actor.Context, m *complete) {
 	ev, err := a.job.Finish(m.Unit, m.Succeeded, m.Output, m.Time, a.c.now(), a.c.ids)
 	if err != nil {
-		a.returnNext(ctx, m)
-		m.call.answer(refusal(err))
+		a.refuse(ctx, m, err)
 		return
 	}
 	ev.Worker = m.Worker
@@ -136,7 +135,7 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 		switch {
 		case err != nil:
 			if m.hasNext { // not journaled: the next unit goes back too
-				a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
+				a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, next: m.next.ID})
 			}
 			m.call.fail(err)
 		case m.hasNext:
@@ -147,13 +146,22 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 	})
 }
 
-// returnNext returns the unit the dispatcher leased to the reporting worker
-// along with its report, when the report is refused: the worker never hears
-// of that unit.
-func (a *jobActor) returnNext(ctx actor.Context, m *complete) {
+// refuse answers a report the job cannot take, and gives the dispatcher
+// back what it set aside for it: the reported unit, which the queue holds
+// for a verdict that is not coming (or settled, for a success), and the
+// next unit it leased to the worker, who never hears of it.
+func (a *jobActor) refuse(ctx actor.Context, m *complete, err error) {
+	back := &giveBack{worker: m.Worker, job: a.job.ID}
 	if m.hasNext {
-		ctx.Send(a.c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
+		back.next = m.next.ID
 	}
+	if r, ok := a.job.Pending(m.Unit); ok {
+		back.reopen = &r
+	}
+	if back.next != 0 || back.reopen != nil {
+		ctx.Send(a.c.dispatcher, back)
+	}
+	m.call.answer(refusal(err))
 }
 
 func refusal(err error) Reply {

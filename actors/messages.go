@@ -148,9 +148,11 @@ type (
 		worker string
 		units  []int64
 	}
-	giveBack struct { // job -> dispatcher: the next unit of a refused report
+	giveBack struct { // job -> dispatcher: what a refused or unsaved report set aside
 		worker string
-		unit   int64
+		next   int64       // the worker's next unit, leased with the report; 0 if none
+		job    int64       //
+		reopen *core.Ready // the reported unit, when the job refused the report
 	}
 	tick struct{}
 )

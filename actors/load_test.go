@@ -131,6 +131,36 @@ func TestLoadRefusesATrimmedLogWithoutItsSnapshot(t *testing.T) {
 	}
 }
 
+// The log was trimmed behind a snapshot, and an older snapshot stands in
+// its place: the start refuses, naming the records lost between the two,
+// rather than coming up without their changes.
+func TestLoadRefusesALogThatStartsAfterItsSnapshot(t *testing.T) {
+	dir, saved := t.TempDir(), t.TempDir()
+	d := startDurable(t, dir)
+	work(t, d.c, 5)
+	if err := d.snap.Take(); err != nil {
+		t.Fatal(err)
+	}
+	older := theSnapshot(t, dir)
+	copyFile(t, older, filepath.Join(saved, filepath.Base(older)))
+	work(t, d.c, 3)
+	if err := d.snap.Take(); err != nil {
+		t.Fatal(err)
+	}
+	work(t, d.c, 2)
+	d.stop(t)
+	if err := os.Remove(theSnapshot(t, dir)); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(saved, filepath.Base(older)), older)
+	w := openWAL(t, dir)
+	defer w.Close()
+	_, _, err := Load(dir, w)
+	if err == nil || !strings.Contains(err.Error(), "holds the records up to") || !strings.Contains(err.Error(), "are missing") {
+		t.Fatalf("Load = %v, want the missing-records error", err)
+	}
+}
+
 // A snapshot newer than the log (the log is a copy from before the
 // snapshot): the state is the snapshot's, the log's records are all
 // already in it, and work goes on and survives another restart.

@@ -50,11 +50,19 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 
 // Load rebuilds the state a data dir holds: its newest snapshot, then every
 // record of the log (those the snapshot holds are skipped). It returns the
-// snapshot's generation, 0 if there was none.
+// snapshot's generation, 0 if there was none. It refuses a log that starts
+// after the snapshot ends: the records between are lost.
 func Load(dir string, log persistence.Journal) (*State, uint64, error) {
-	gen, _, data, err := persistence.LoadSnapshot(dir)
+	gen, logIndex, data, err := persistence.LoadSnapshot(dir)
 	if err != nil {
 		return nil, 0, err
+	}
+	if f, ok := log.(interface{ FirstIndex() uint64 }); ok && f.FirstIndex() > logIndex+1 {
+		first := f.FirstIndex()
+		if data == nil {
+			return nil, 0, fmt.Errorf("the log in %s starts at record %d, but no snapshot holds the records before it", dir, first)
+		}
+		return nil, 0, fmt.Errorf("the log in %s starts at record %d, but snapshot %d holds the records up to %d only: records %d to %d are missing", dir, first, gen, logIndex, logIndex+1, first-1)
 	}
 	var s *State
 	if data != nil {
@@ -63,8 +71,6 @@ func Load(dir string, log persistence.Journal) (*State, uint64, error) {
 			return nil, 0, fmt.Errorf("snapshot %d in %s: %w", gen, dir, err)
 		}
 		s = StateFromSnapshot(snap, jobs)
-	} else if f, ok := log.(interface{ FirstIndex() uint64 }); ok && f.FirstIndex() > 1 {
-		return nil, 0, fmt.Errorf("the log in %s starts at record %d, but no snapshot holds the records before it", dir, f.FirstIndex())
 	}
 	s, err = Restore(log, s)
 	if err != nil {

@@ -89,7 +89,7 @@ func (d *directory) restore(ctx actor.Context) {
 		j := d.restored[id]
 		pid := d.spawn(ctx, j.ID, &jobActor{c: d.c, job: j})
 		d.index.Set(j.ID, j.Status)
-		jobs = append(jobs, &core.QueueJob{ID: j.ID, Action: j.Action, Options: j.Options, Owner: pid})
+		jobs = append(jobs, j.ForQueue(pid))
 	}
 	d.restored = nil
 	d.loaded <- jobs
@@ -115,14 +115,7 @@ func (d *directory) create(ctx actor.Context, m *createJob) {
 	if n := len(s.Inputs); n > 0 {
 		ev.FirstUnit = d.c.ids.NewUnits(n)
 	}
-	initial := core.Processing
-	switch {
-	case len(s.Inputs) == 0:
-		initial = core.Succeeded
-	case s.Split:
-		initial = core.Splitting
-	}
-	d.index.Set(id, initial)
+	d.index.Set(id, ev.InitialStatus())
 	d.spawn(ctx, id, &jobActor{c: d.c, created: ev, createCall: m.call})
 }
 

@@ -24,14 +24,7 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 	q := d.queue
 	switch m := ctx.Message().(type) {
 	case *dequeue:
-		now := d.c.now()
-		e := q.Lease(m.worker, m.actions, now)
-		d.tellRegistry(ctx, m.worker, now, 0, e)
-		if e == nil {
-			m.call.answer(Reply{Outcome: NoContent})
-			return
-		}
-		m.call.answer(Reply{Outcome: OK, Unit: e.View()})
+		d.lease(ctx, m.worker, m.actions, m.call)
 	case *complete:
 		d.complete(ctx, m)
 	case *enqueue:
@@ -40,14 +33,7 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		}
 		q.Enqueue(m.job.ID, m.units)
 		if l := m.lease; l != nil {
-			now := d.c.now()
-			e := q.Lease(l.worker, l.actions, now)
-			d.tellRegistry(ctx, l.worker, now, 0, e)
-			if e != nil {
-				l.call.answer(Reply{Outcome: OK, Unit: e.View()})
-			} else {
-				l.call.answer(Reply{Outcome: NoContent})
-			}
+			d.lease(ctx, l.worker, l.actions, l.call)
 		}
 	case *requeue:
 		q.Requeue(m.unit, m.attempts, m.delay, d.c.now())
@@ -129,6 +115,18 @@ func (d *dispatcher) complete(ctx actor.Context, m *complete) {
 		m.next, m.hasNext = next.View(), true
 	}
 	ctx.Send(e.Job.Owner.(*actor.PID), m)
+}
+
+// lease answers a worker with its next unit, or NoContent.
+func (d *dispatcher) lease(ctx actor.Context, worker, actions string, cl call) {
+	now := d.c.now()
+	e := d.queue.Lease(worker, actions, now)
+	d.tellRegistry(ctx, worker, now, 0, e)
+	if e == nil {
+		cl.answer(Reply{Outcome: NoContent})
+		return
+	}
+	cl.answer(Reply{Outcome: OK, Unit: e.View()})
 }
 
 // lost hands units whose lease ended without a report to their jobs, which

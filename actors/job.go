@@ -92,14 +92,14 @@ func (a *jobActor) Receive(ctx actor.Context) {
 
 func (a *jobActor) start(ctx actor.Context) {
 	if a.created == nil { // restored: Start queued its units
-		a.qj = &core.QueueJob{ID: a.job.ID, Action: a.job.Action, Options: a.job.Options, Owner: ctx.Self()}
+		a.qj = a.job.ForQueue(ctx.Self())
 		a.maybeCallback(ctx)
 		return
 	}
 	job, fx := core.NewJob(a.created)
 	a.job = job
 	a.c.counters.JobsCreated.Add(1)
-	a.qj = &core.QueueJob{ID: job.ID, Action: job.Action, Options: job.Options, Owner: ctx.Self()}
+	a.qj = job.ForQueue(ctx.Self())
 	view, cl := job.View(a.created.At), a.createCall
 	a.send(ctx, a.created, fx, nil, func(err error) {
 		if err != nil {

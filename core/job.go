@@ -172,6 +172,24 @@ func NewJob(ev *JobCreated) (*Job, Effects) {
 	return j, fx
 }
 
+// InitialStatus is the status of the job ev creates: splitting or
+// processing, or succeeded at once when it has no inputs.
+func (ev *JobCreated) InitialStatus() Status {
+	switch {
+	case len(ev.Inputs) == 0:
+		return Succeeded
+	case ev.Split:
+		return Splitting
+	}
+	return Processing
+}
+
+// ForQueue is what the dispatcher's queue keeps of j; owner answers for
+// its units.
+func (j *Job) ForQueue(owner any) *QueueJob {
+	return &QueueJob{ID: j.ID, Action: j.Action, Options: j.Options, Owner: owner}
+}
+
 func (j *Job) addUnits(first int64, inputs []string, phase Status) []Ready {
 	if len(inputs) == 0 {
 		return nil

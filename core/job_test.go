@@ -973,3 +973,24 @@ func TestEmptyOutputIsNull(t *testing.T) {
 		t.Fatalf("view %s, want %s", got, want)
 	}
 }
+
+// The directory indexes a new job under InitialStatus before its actor
+// runs NewJob: the two must agree.
+func TestInitialStatusIsNewJobs(t *testing.T) {
+	for _, tc := range []struct {
+		split  bool
+		inputs []string
+		want   Status
+	}{
+		{false, []string{"a"}, Processing},
+		{true, []string{"a", "b"}, Splitting},
+		{false, nil, Succeeded},
+		{true, nil, Succeeded},
+	} {
+		ev := &JobCreated{Job: 1, Action: "a", Split: tc.split, Inputs: tc.inputs, FirstUnit: 1, MaxAttempts: 1}
+		j, _ := NewJob(ev)
+		if got := ev.InitialStatus(); got != tc.want || j.Status != tc.want {
+			t.Errorf("split %v, %d inputs: InitialStatus %v, NewJob %v, want %v", tc.split, len(tc.inputs), got, j.Status, tc.want)
+		}
+	}
+}

@@ -23,7 +23,7 @@ func startTest(t *testing.T, j persistence.Journal, state *State) *Coordinator {
 	return c
 }
 
-func mustOK(t *testing.T, r Reply) Reply {
+func mustOK(t testing.TB, r Reply) Reply {
 	t.Helper()
 	if r.Outcome != OK && r.Outcome != NoContent {
 		t.Fatalf("outcome %d: %v", r.Outcome, r.Err)

@@ -1,8 +1,11 @@
 package actors
 
 import (
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 )
 
 // A failed job retried and finished after one snapshot is restored from
@@ -44,23 +47,83 @@ func TestSnapshotAfterAFinishedJobChanges(t *testing.T) {
 func BenchmarkSnapshotFinishedJobs(b *testing.B) {
 	d := startDurable(b, b.TempDir())
 	defer d.stop(b)
-	const jobs = 20000
-	for i := 0; i < jobs; i++ {
-		if r := d.c.CreateJob(JobSpec{Action: "graphics_magick", Inputs: []string{"input " + strconv.Itoa(i)}, Options: []byte(`{}`)}); r.Outcome != OK {
-			b.Fatal(r.Err)
-		}
-		r := d.c.Dequeue("w", "graphics_magick")
-		if r.Outcome != OK {
-			b.Fatal(r.Err)
-		}
-		if r := d.c.Complete(Report{Unit: r.Unit.ID, Worker: "w", Succeeded: true, Output: []byte(`"out"`)}); r.Outcome != OK && r.Outcome != NoContent {
-			b.Fatal(r.Err)
-		}
-	}
+	finishJobs(b, d.c, 20000)
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := d.c.SnapshotBody(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// What a snapshot of 20,000 finished jobs costs the work going on meanwhile:
+// a worker's report-and-next-unit round trips, timed while snapshots run
+// back to back, next to the same round trips with no snapshot.
+func BenchmarkSnapshotStall(b *testing.B) {
+	d := startDurable(b, b.TempDir())
+	defer d.stop(b)
+	finishJobs(b, d.c, 20000)
+	inputs := make([]string, 100000)
+	for i := range inputs {
+		inputs[i] = "input " + strconv.Itoa(i)
+	}
+	if r := d.c.CreateJob(JobSpec{Action: "process_pdfs", Inputs: inputs, Options: []byte(`{}`)}); r.Outcome != OK {
+		b.Fatal(r.Err)
+	}
+	unit := mustOK(b, d.c.Dequeue("w", "process_pdfs")).Unit.ID
+	roundTrips := func(n int) []time.Duration {
+		took := make([]time.Duration, n)
+		for i := range took {
+			start := time.Now()
+			r := d.c.Complete(Report{Unit: unit, Worker: "w", Actions: "process_pdfs", Succeeded: true, Output: []byte(`1`)})
+			if r.Outcome != OK {
+				b.Fatalf("report: outcome %d: %v", r.Outcome, r.Err)
+			}
+			took[i] = time.Since(start)
+			unit = r.Unit.ID
+		}
+		return took
+	}
+	quiet := roundTrips(2000)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := d.c.SnapshotBody(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	busy := roundTrips(2000 * b.N)
+	close(stop)
+	wg.Wait()
+	b.StopTimer()
+	for name, took := range map[string][]time.Duration{"quiet": quiet, "snapshots": busy} {
+		slices.Sort(took)
+		b.ReportMetric(float64(took[len(took)*99/100].Microseconds()), "p99-µs-"+name)
+		b.ReportMetric(float64(took[len(took)-1].Microseconds()), "max-µs-"+name)
+	}
+}
+
+// finishJobs creates n one-input jobs and completes them.
+func finishJobs(b *testing.B, c *Coordinator, n int) {
+	for i := 0; i < n; i++ {
+		if r := c.CreateJob(JobSpec{Action: "graphics_magick", Inputs: []string{"input " + strconv.Itoa(i)}, Options: []byte(`{}`)}); r.Outcome != OK {
+			b.Fatal(r.Err)
+		}
+		r := c.Dequeue("w", "graphics_magick")
+		if r.Outcome != OK {
+			b.Fatal(r.Err)
+		}
+		if r := c.Complete(Report{Unit: r.Unit.ID, Worker: "w", Succeeded: true, Output: []byte(`"out"`)}); r.Outcome != OK && r.Outcome != NoContent {
+			b.Fatal(r.Err)
 		}
 	}
 }

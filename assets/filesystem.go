@@ -224,7 +224,7 @@ func writeFile(ctx context.Context, r *os.Root, name string, src io.Reader) erro
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, ctxReader{ctx, src}); err != nil {
+	if _, err := io.Copy(out, ContextReader(ctx, src)); err != nil {
 		out.Close()
 		return err
 	}
@@ -235,13 +235,20 @@ func writeFile(ctx context.Context, r *os.Root, name string, src io.Reader) erro
 	return out.Close()
 }
 
-// ctxReader stops a copy once its context is done.
-type ctxReader struct {
+// ContextReader returns a reader that reads from r until ctx is done, and
+// from then on fails with ctx's error, so that a long copy (io.Copy has no
+// context) stops between reads once its request is cancelled. A read already
+// blocked in r is not interrupted.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader {
+	return &contextReader{ctx, r}
+}
+
+type contextReader struct {
 	ctx context.Context
 	r   io.Reader
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
+func (c *contextReader) Read(p []byte) (int, error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}

@@ -282,3 +282,18 @@ func TestFilesystemSaveConcurrent(t *testing.T) {
 		t.Errorf("the saved file mixes versions (%d bytes)", len(b))
 	}
 }
+
+// TestContextReader: reads pass through until the context is done, and then
+// fail with its error.
+func TestContextReader(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := ContextReader(ctx, strings.NewReader("abcdef"))
+	p := make([]byte, 3)
+	if n, err := r.Read(p); n != 3 || err != nil || string(p) != "abc" {
+		t.Fatalf("Read = %d %q %v, want 3 \"abc\" nil", n, p[:n], err)
+	}
+	cancel()
+	if n, err := r.Read(p); n != 0 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Read after cancel = %d %v, want 0 %v", n, err, context.Canceled)
+	}
+}

@@ -38,17 +38,7 @@ func Encode(b []byte, ev core.Event) []byte {
 		b = append(b, recJobCreated)
 		b = binary.AppendUvarint(b, uint64(ev.Job))
 		b = appendString(b, ev.Action)
-		var flags byte
-		if ev.Split {
-			flags |= 1
-		}
-		if ev.Merge {
-			flags |= 2
-		}
-		if ev.Email != nil {
-			flags |= 4
-		}
-		b = append(b, flags)
+		b = appendJobFlags(b, jobFlags{split: ev.Split, merge: ev.Merge, email: ev.Email != nil})
 		b = binary.AppendUvarint(b, uint64(len(ev.Inputs)))
 		for _, in := range ev.Inputs {
 			b = appendString(b, in)
@@ -221,18 +211,15 @@ func Decode(rec []byte) (core.Event, error) {
 	switch rec[0] {
 	case recJobCreated:
 		e := &core.JobCreated{Job: d.id(), Action: d.string()}
-		flags := d.byte()
-		if flags&^7 != 0 {
-			d.fail(errors.New("bad flags"))
-		}
-		e.Split, e.Merge = flags&1 != 0, flags&2 != 0
+		flags := d.jobFlags(flagSplit | flagMerge | flagEmail) // a new job has not failed
+		e.Split, e.Merge = flags.split, flags.merge
 		e.Inputs = make([]string, d.count())
 		for i := range e.Inputs {
 			e.Inputs[i] = d.string()
 		}
 		e.Options = d.bytes()
 		e.CallbackURL = d.string()
-		if flags&4 != 0 {
+		if flags.email {
 			email := d.string()
 			e.Email = &email
 		}
@@ -263,4 +250,51 @@ func Decode(rec []byte) (core.Event, error) {
 		return nil, errors.New("trailing bytes after record")
 	}
 	return ev, nil
+}
+
+// Job flags: a job's booleans, packed into one byte by both the JobCreated
+// record and a job's snapshot. Never renumber them: logs and snapshots on
+// disk hold these bits.
+const (
+	flagSplit  = 1 << iota // the action splits its inputs
+	flagMerge              // the action merges the outputs
+	flagEmail              // an email address follows the callback URL
+	flagFailed             // snapshots only: a unit has failed for good
+)
+
+// jobFlags are the booleans the flag byte holds.
+type jobFlags struct {
+	split, merge, email, failed bool
+}
+
+func appendJobFlags(b []byte, f jobFlags) []byte {
+	var c byte
+	if f.split {
+		c |= flagSplit
+	}
+	if f.merge {
+		c |= flagMerge
+	}
+	if f.email {
+		c |= flagEmail
+	}
+	if f.failed {
+		c |= flagFailed
+	}
+	return append(b, c)
+}
+
+// jobFlags reads a flag byte, failing on a bit outside valid: each format
+// accepts only the bits it writes.
+func (d *decoder) jobFlags(valid byte) jobFlags {
+	c := d.byte()
+	if c&^valid != 0 {
+		d.fail(errors.New("bad flags"))
+	}
+	return jobFlags{
+		split:  c&flagSplit != 0,
+		merge:  c&flagMerge != 0,
+		email:  c&flagEmail != 0,
+		failed: c&flagFailed != 0,
+	}
 }

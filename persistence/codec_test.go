@@ -1,6 +1,7 @@
 package persistence
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -101,4 +102,31 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip of %x changed %#v into %#v (%v)", rec, ev, again, err)
 		}
 	})
+}
+
+// TestJobFlagsOnDisk pins the flag byte that log records and snapshots
+// share (split 1, merge 2, email 4, failed 8): files on disk hold it.
+func TestJobFlagsOnDisk(t *testing.T) {
+	rec := Encode(nil, &core.JobCreated{Job: 1, Action: "a", Split: true, Merge: true, Inputs: []string{"i"},
+		Email: email("e"), MaxAttempts: 1, FirstUnit: 2, At: 3})
+	if got, want := fmt.Sprintf("%x", rec), "010101610701016900000165010206"; got != want {
+		t.Errorf("JobCreated record %s, want %s", got, want)
+	}
+	s := core.JobState{ID: 1, Action: "a", Split: true, Merge: true, Email: email("e"), Failed: true,
+		Status: core.Failed, MaxAttempts: 1}
+	job := AppendJob(nil, &s)
+	if got, want := fmt.Sprintf("%x", job), "0101610f0300000001650100000000000000000000"; got != want {
+		t.Errorf("snapshot job %s, want %s", got, want)
+	}
+
+	const recFlagsAt, jobFlagsAt = 4, 3 // the flag byte's offset in each
+	rec[recFlagsAt] |= flagFailed       // a record has no failed bit
+	if _, err := Decode(rec); err == nil {
+		t.Error("record with the failed bit decoded")
+	}
+	job[jobFlagsAt] |= 16
+	body := EncodeSnapshot(Snapshot{LastJob: 1, LastUnit: 1}, [][]byte{job})
+	if _, _, err := DecodeSnapshot(body); err == nil {
+		t.Error("snapshot job with an unknown flag bit decoded")
+	}
 }

@@ -19,20 +19,8 @@ const snapshotVersion = 1
 func AppendJob(b []byte, s *core.JobState) []byte {
 	b = binary.AppendUvarint(b, uint64(s.ID))
 	b = appendString(b, s.Action)
-	var flags byte
-	if s.Split {
-		flags |= 1
-	}
-	if s.Merge {
-		flags |= 2
-	}
-	if s.Email != nil {
-		flags |= 4
-	}
-	if s.Failed {
-		flags |= 8
-	}
-	b = append(b, flags, byte(s.Status), byte(s.Callback))
+	b = appendJobFlags(b, jobFlags{split: s.Split, merge: s.Merge, email: s.Email != nil, failed: s.Failed})
+	b = append(b, byte(s.Status), byte(s.Callback))
 	b = appendBytes(b, s.Options)
 	b = appendString(b, s.CallbackURL)
 	if s.Email != nil {
@@ -138,15 +126,12 @@ func DecodeSnapshot(data []byte) (s Snapshot, jobs []core.JobState, err error) {
 
 func decodeJob(d *decoder) core.JobState {
 	s := core.JobState{ID: d.id(), Action: d.string()}
-	flags := d.byte()
-	if flags&^15 != 0 {
-		d.fail(errors.New("bad flags"))
-	}
-	s.Split, s.Merge, s.Failed = flags&1 != 0, flags&2 != 0, flags&8 != 0
+	flags := d.jobFlags(flagSplit | flagMerge | flagEmail | flagFailed)
+	s.Split, s.Merge, s.Failed = flags.split, flags.merge, flags.failed
 	s.Status, s.Callback = core.Status(d.byte()), core.CallbackState(d.byte())
 	s.Options = d.bytes()
 	s.CallbackURL = d.string()
-	if flags&4 != 0 {
+	if flags.email {
 		email := d.string()
 		s.Email = &email
 	}

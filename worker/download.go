@@ -239,7 +239,7 @@ func writeTo(ctx context.Context, dst string, r io.Reader, limit int64) error {
 	if err != nil {
 		return err
 	}
-	src := io.Reader(ctxReader{ctx, r})
+	src := assets.ContextReader(ctx, r)
 	if limit >= 0 {
 		src = io.LimitReader(src, limit+1)
 	}
@@ -251,17 +251,4 @@ func writeTo(ctx context.Context, dst string, r io.Reader, limit int64) error {
 		err = cerr
 	}
 	return err
-}
-
-// ctxReader stops a copy once its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

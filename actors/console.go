@@ -262,8 +262,8 @@ func (c *Coordinator) Workers() ([]wire.WorkerDetail, error) {
 	}
 	var held []int64
 	for _, w := range ws {
-		if len(w.Units) > 0 {
-			held = append(held, w.Units[len(w.Units)-1])
+		if unit, ok := w.CurrentUnit(); ok {
+			held = append(held, unit)
 		}
 	}
 	units := map[int64]wire.WorkUnit{}
@@ -281,8 +281,8 @@ func (c *Coordinator) Workers() ([]wire.WorkerDetail, error) {
 			secs := float64(w.Interval) / 1e9
 			d.CheckInInterval = &secs
 		}
-		if len(w.Units) > 0 {
-			if u, ok := units[w.Units[len(w.Units)-1]]; ok {
+		if unit, ok := w.CurrentUnit(); ok {
+			if u, ok := units[unit]; ok {
 				d.Unit = &u
 				status := core.Status(u.Status).String()
 				d.Status = &status

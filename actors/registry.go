@@ -36,12 +36,14 @@ func (r *registry) Receive(ctx actor.Context) {
 		}
 		m.call.answer(Reply{Outcome: NoContent})
 	case *workerUnit:
-		w := r.reg.Worker(m.name)
-		if w == nil || len(w.Units) == 0 {
+		var ok bool
+		if w := r.reg.Worker(m.name); w != nil {
+			m.unit, ok = w.CurrentUnit()
+		}
+		if !ok {
 			m.call.answer(Reply{Outcome: NoContent})
 			return
 		}
-		m.unit = w.Units[len(w.Units)-1]
 		ctx.Send(r.c.dispatcher, m)
 	case *listWorkers:
 		alive := r.reg.Alive(r.c.now())

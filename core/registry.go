@@ -15,6 +15,15 @@ type Worker struct {
 	UnitStatus   Status  // the phase of the newest unit it holds
 }
 
+// CurrentUnit is the newest unit the worker holds: the one it shows as its
+// work.
+func (w *Worker) CurrentUnit() (int64, bool) {
+	if len(w.Units) == 0 {
+		return 0, false
+	}
+	return w.Units[len(w.Units)-1], true
+}
+
 // DeadWorker is a worker the registry gave up on, with the units it held.
 type DeadWorker struct {
 	Name  string

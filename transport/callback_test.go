@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/documentcloud/crowd/core"
 )
 
 // callbackSink is a client's callback server: it records every POST and
@@ -130,8 +132,36 @@ func TestCallbackForFailedJob(t *testing.T) {
 	s.mustCreate(t, `{"action":"graphics_magick","inputs":["a"],"callback_url":"`+sink.srv.URL+`"}`)
 	wantJSON(t, "POST /work", s.take(t, "w", "graphics_magick"), unitJSON(1, 1, "a", 0, "graphics_magick", 1))
 	wantNoContent(t, "PUT /work/1 failed", s.report(t, 1, "w", "failed", `{"output":"broken"}`, "graphics_magick"))
-	checkCall(t, sink.waitCalls(t, 1)[0],
-		`{"id":1,"color":"f75849","status":"failed","percent_complete":100,"work_units":0,"time_taken":T,"outputs":["broken"]}`)
+	const want = `{"id":1,"color":"f75849","status":"failed","percent_complete":100,"work_units":0,"time_taken":T,"outputs":["broken"]}`
+	first := sink.waitCalls(t, 1)[0]
+	checkCall(t, first, want)
+	// Exactly one callback: the journal settles it as delivered, once, and
+	// no second one comes, then or a while after.
+	if !s.waitSettled(t, 1) {
+		t.Fatal("the journal says the callback was not delivered")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if calls := sink.received(); len(calls) != 1 {
+		t.Fatalf("%d callbacks for the failed job, want exactly 1: %+v", len(calls), calls)
+	}
+	settled := 0
+	for _, ev := range s.journalEvents(t) {
+		if cs, ok := ev.(*core.CallbackSettled); ok && cs.Job == 1 {
+			settled++
+		}
+	}
+	if settled != 1 {
+		t.Fatalf("the journal settles job 1's callback %d times, want once", settled)
+	}
+	// A 200 keeps the failed job, whose document is the one the callback
+	// sent, time_taken included (frozen at completion).
+	r := s.do(t, "GET", "/jobs/1", nil)
+	wantJSON(t, "GET /jobs/1", r, want)
+	if r.Body != first.job {
+		t.Fatalf("GET /jobs/1 = %s, but the callback sent %s", r.Body, first.job)
+	}
+	// The failed unit is not handed out again.
+	wantNoContent(t, "POST /work after the job failed", s.take(t, "w", "graphics_magick"))
 }
 
 func TestCallbackRetriedAfter5xx(t *testing.T) {

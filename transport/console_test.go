@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -895,30 +896,61 @@ func TestConsoleJobDetailNoUnits(t *testing.T) {
 // polling console moves what is new, not the hour.
 func TestConsoleHistorySince(t *testing.T) {
 	s := startServer(t, nil)
-	var all struct {
+	type history struct {
 		Step   int         `json:"step"`
 		Points [][]float64 `json:"points"`
 	}
-	pollUntil(t, 10*time.Second, "three history points", func() (bool, string) {
-		r := s.do(t, "GET", "/console/history", nil)
-		all.Points = nil
-		decodeStrict(t, "GET /console/history", r, &all)
-		return len(all.Points) >= 3, r.Body
-	})
-	since := all.Points[1][0]
-	var some struct {
-		Step   int         `json:"step"`
-		Points [][]float64 `json:"points"`
-	}
-	r := s.do(t, "GET", "/console/history?since="+strconv.FormatFloat(since, 'f', -1, 64), nil)
-	decodeStrict(t, "GET /console/history?since", r, &some)
-	if len(some.Points) == 0 || len(some.Points) > len(all.Points) {
-		t.Fatalf("since %v: %d points of %d", since, len(some.Points), len(all.Points))
-	}
-	for _, p := range some.Points {
-		if p[0] <= since {
-			t.Fatalf("since %v answered a point at %v", since, p[0])
+	get := func(what, query string) history {
+		t.Helper()
+		var h history
+		r := s.do(t, "GET", "/console/history"+query, nil)
+		decodeStrict(t, what, r, &h)
+		if h.Step != 1 || h.Points == nil {
+			t.Fatalf("%s: step %d, points %v; want step 1 and a list", what, h.Step, h.Points)
 		}
+		for _, p := range h.Points {
+			if len(p) != 5 {
+				t.Fatalf("%s: point %v, want [time, queued, leased, rate, workers]", what, p)
+			}
+		}
+		return h
+	}
+	var before history
+	// Four points, so that since (the second) leaves two or more after it,
+	// and neither the newest point alone nor all of them is the answer.
+	pollUntil(t, 10*time.Second, "four history points", func() (bool, string) {
+		before = get("GET /console/history", "")
+		return len(before.Points) >= 4, strconv.Itoa(len(before.Points)) + " points"
+	})
+	since := before.Points[1][0]
+	some := get("GET /console/history?since", "?since="+strconv.FormatFloat(since, 'f', -1, 64))
+	after := get("GET /console/history again", "")
+
+	// The history only grows (an hour fits in its ring), so the answer is
+	// exactly the points after since: every one of before's (the points
+	// at or before since are its first two, unless two samples fell in
+	// the same second), then those sampled between the two full reads.
+	i := sort.Search(len(after.Points), func(i int) bool { return after.Points[i][0] > since })
+	if len(after.Points) < len(before.Points) || !slices.EqualFunc(before.Points, after.Points[:len(before.Points)], slices.Equal) {
+		t.Fatalf("the history changed under the test:\nbefore %v\nafter  %v", before.Points, after.Points)
+	}
+	if i < 2 || i > len(before.Points) {
+		t.Fatalf("%d points at or before since %v in %v; want the first two, or more of the same second", i, since, before.Points)
+	}
+	if n := len(some.Points); n < len(before.Points)-i || n > len(after.Points)-i ||
+		!slices.EqualFunc(some.Points, after.Points[i:i+n], slices.Equal) {
+		t.Fatalf("since %v answered %v; want the points after it, from %v (the history then) to %v (the history after)",
+			since, some.Points, before.Points[i:], after.Points[i:])
+	}
+
+	// Far ahead of the last point: nothing, as an empty list (not null).
+	if future := get("GET /console/history?since=<future>", "?since=99999999999"); len(future.Points) != 0 {
+		t.Fatalf("since the future: %v, want no points", future.Points)
+	}
+	// since=0 is all of them.
+	if all := get("GET /console/history?since=0", "?since=0"); len(all.Points) < len(after.Points) ||
+		!slices.EqualFunc(all.Points[:len(after.Points)], after.Points, slices.Equal) {
+		t.Fatalf("since=0 answered %v, want all of %v and any newer", all.Points, after.Points)
 	}
 	if r := s.do(t, "GET", "/console/history?since=soon", nil); r.Code != 400 {
 		t.Fatalf("since=soon: %d %s", r.Code, r.Body)

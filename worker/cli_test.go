@@ -15,9 +15,13 @@ import (
 	"image/png"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,8 +122,70 @@ func TestSubmitWaitWithServerWorkers(t *testing.T) {
 			t.Errorf("status output lacks %s:\n%s", re, stdout)
 		}
 	}
-	if stdout, _, code := runCrowd(t, nil, "status", "--server", url, "--json"); code != 0 || !json.Valid([]byte(stdout)) {
-		t.Errorf("status --json: exit %d, %q", code, stdout)
+	// crowd status --json prints GET /status as it is: one line, the
+	// wire.Status of the state arranged above.
+	stdout, stderr, code = runCrowd(t, nil, "status", "--server", url, "--json")
+	if code != 0 || strings.Count(stdout, "\n") != 1 || !strings.HasSuffix(stdout, "\n") {
+		t.Fatalf("status --json: exit %d, stdout %q, stderr %q; want 0 and one line", code, stdout, stderr)
+	}
+	var st wire.Status
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+		t.Fatalf("status --json: %q is not a status document: %v", stdout, err)
+	}
+	// The only incomplete job is pending, its one unit leased by the probe.
+	if len(st.Jobs) != 1 {
+		t.Errorf("status --json: jobs %+v, want only job %d", st.Jobs, pending.ID)
+	} else {
+		got := st.Jobs[0]
+		if got.TimeTaken < 0 {
+			t.Errorf("status --json: job %d time_taken %v, want >= 0", got.ID, got.TimeTaken)
+		}
+		got.TimeTaken = 0
+		want := wire.Job{ID: pending.ID, Color: wire.Color(pending.ID), Status: "processing", PercentComplete: 0, WorkUnits: 1}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("status --json: job %+v, want %+v (time_taken aside)", got, want)
+		}
+	}
+	if st.JobCount != 1 || st.WorkUnitCount != 1 || st.Units != (wire.UnitCounts{Ready: 0, Leased: 1, Waiting: 0}) {
+		t.Errorf("status --json: job_count %d, work_unit_count %d, units %+v; want 1, 1 and the one unit leased",
+			st.JobCount, st.WorkUnitCount, st.Units)
+	}
+	// The two word_count jobs succeeded and the missing file's failed; the
+	// refused job and the usage errors made none.
+	if want := map[string]int{"processing": 1, "succeeded": 2, "failed": 1, "splitting": 0, "merging": 0}; !maps.Equal(st.JobsByStatus, want) {
+		t.Errorf("status --json: jobs_by_status %v, want %v", st.JobsByStatus, want)
+	}
+	// The workers: the server's two idle slots (status null) and the probe,
+	// which holds the graphics_magick unit.
+	var raw struct {
+		Workers []struct {
+			Name   string  `json:"name"`
+			Status *string `json:"status"`
+		} `json:"workers"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &raw); err != nil {
+		t.Fatal(err)
+	}
+	slotRE := regexp.MustCompile(`^([12])\.\d+@\S+$`)
+	var slots []string
+	probe := 0
+	for _, w := range raw.Workers {
+		switch m := slotRE.FindStringSubmatch(w.Name); {
+		case m != nil && w.Status == nil:
+			slots = append(slots, m[1])
+		case w.Name == "status-probe" && w.Status != nil && *w.Status == "processing":
+			probe++
+		default:
+			status := "null"
+			if w.Status != nil {
+				status = strconv.Quote(*w.Status)
+			}
+			t.Errorf("status --json: unexpected worker %q with status %s", w.Name, status)
+		}
+	}
+	slices.Sort(slots)
+	if len(raw.Workers) != 3 || !slices.Equal(slots, []string{"1", "2"}) || probe != 1 {
+		t.Errorf("status --json: workers %+v, want the idle slots 1 and 2 and status-probe processing", st.Workers)
 	}
 
 	if code := srv.signal(syscall.SIGTERM, time.Minute); code != 0 {

@@ -25,8 +25,9 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 		return nil, err
 	}
 	// A few jobs are asked at a time: a request to every job at once would
-	// queue them all ahead of the work going on (with 20,000 jobs, the
-	// 99th percentile of a worker's round trip went from 0.4 to 47 ms).
+	// queue them all ahead of the work going on. (With 20,000 jobs and
+	// snapshots back to back, a worker's round trip had a 99th percentile
+	// of 47 ms; 6 to 10 ms now, against 0.4 ms with no snapshot.)
 	replies := make(chan []byte, snapshotWindow)
 	ask := func(i int) { c.sys.Root.Send(set.pids[i], &snapshotJob{reply: replies}) }
 	sent := min(snapshotWindow, len(set.pids))

@@ -150,7 +150,7 @@ type (
 	}
 	giveBack struct { // job -> dispatcher: what a refused or unsaved report set aside
 		worker string
-		next   int64       // the worker's next unit, leased with the report; 0 if none
+		next   int64 // the worker's next unit, leased with the report; 0 if none
 		job    int64
 		reopen *core.Ready // the reported unit, when the job refused the report
 	}

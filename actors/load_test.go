@@ -109,55 +109,45 @@ func TestSnapshotThenLogRestoresEverything(t *testing.T) {
 	}
 }
 
-// The log was trimmed behind a snapshot that is now missing: the start
-// refuses, saying why, rather than coming up without those jobs.
-func TestLoadRefusesATrimmedLogWithoutItsSnapshot(t *testing.T) {
-	dir := t.TempDir()
-	d := startDurable(t, dir)
-	work(t, d.c, 5)
-	if err := d.snap.Take(); err != nil {
-		t.Fatal(err)
-	}
-	work(t, d.c, 2)
-	d.stop(t)
-	if err := os.Remove(theSnapshot(t, dir)); err != nil {
-		t.Fatal(err)
-	}
-	w := openWAL(t, dir)
-	defer w.Close()
-	_, _, err := Load(dir, w)
-	if err == nil || !strings.Contains(err.Error(), "no snapshot holds the records before it") {
-		t.Fatalf("Load = %v, want the missing-snapshot error", err)
-	}
-}
-
-// The log was trimmed behind a snapshot, and an older snapshot stands in
-// its place: the start refuses, naming the records lost between the two,
-// rather than coming up without their changes.
+// The log was trimmed behind a snapshot that is now lost, with no snapshot
+// or an older one left: the start refuses, saying which records are
+// missing, rather than coming up without their changes.
 func TestLoadRefusesALogThatStartsAfterItsSnapshot(t *testing.T) {
-	dir, saved := t.TempDir(), t.TempDir()
-	d := startDurable(t, dir)
-	work(t, d.c, 5)
-	if err := d.snap.Take(); err != nil {
-		t.Fatal(err)
-	}
-	older := theSnapshot(t, dir)
-	copyFile(t, older, filepath.Join(saved, filepath.Base(older)))
-	work(t, d.c, 3)
-	if err := d.snap.Take(); err != nil {
-		t.Fatal(err)
-	}
-	work(t, d.c, 2)
-	d.stop(t)
-	if err := os.Remove(theSnapshot(t, dir)); err != nil {
-		t.Fatal(err)
-	}
-	copyFile(t, filepath.Join(saved, filepath.Base(older)), older)
-	w := openWAL(t, dir)
-	defer w.Close()
-	_, _, err := Load(dir, w)
-	if err == nil || !strings.Contains(err.Error(), "holds the records up to") || !strings.Contains(err.Error(), "are missing") {
-		t.Fatalf("Load = %v, want the missing-records error", err)
+	for _, tc := range []struct {
+		name, want string
+		older      bool // the first snapshot stands in for the second
+	}{
+		{"no snapshot", "no snapshot holds the records before it", false},
+		{"an older snapshot", "holds the records up to 1", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, saved := t.TempDir(), t.TempDir()
+			d := startDurable(t, dir)
+			mustOK(t, d.c.CreateJob(JobSpec{Action: "graphics_magick", Inputs: []string{"a"}, Options: []byte(`{}`)}))
+			if err := d.snap.Take(); err != nil {
+				t.Fatal(err)
+			}
+			first := theSnapshot(t, dir)
+			copyFile(t, first, filepath.Join(saved, filepath.Base(first)))
+			work(t, d.c, 3)
+			if err := d.snap.Take(); err != nil {
+				t.Fatal(err)
+			}
+			work(t, d.c, 2)
+			d.stop(t)
+			if err := os.Remove(theSnapshot(t, dir)); err != nil {
+				t.Fatal(err)
+			}
+			if tc.older {
+				copyFile(t, filepath.Join(saved, filepath.Base(first)), first)
+			}
+			w := openWAL(t, dir)
+			defer w.Close()
+			_, _, err := Load(dir, w)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load = %v, want an error with %q", err, tc.want)
+			}
+		})
 	}
 }
 

@@ -191,12 +191,10 @@ func (c *Coordinator) JobPage(f core.Filter, page, perPage int) (wire.JobPage, e
 		return wire.JobPage{}, err
 	}
 	out := wire.JobPage{Total: list.total, Page: page, PerPage: perPage, Jobs: []wire.ConsoleJob{}}
-	views := make(chan wire.ConsoleJob, len(list.pids))
-	for _, pid := range list.pids {
-		c.sys.Root.Send(pid, &consoleJob{reply: views})
-	}
-	byID := make(map[int64]wire.ConsoleJob, len(list.pids))
-	for range list.pids {
+	views := make(chan wire.ConsoleJob, len(list.ids))
+	c.sys.Root.Send(c.directory, &askJobs{ids: list.ids, msg: &consoleJob{reply: views}})
+	byID := make(map[int64]wire.ConsoleJob, len(list.ids))
+	for range list.ids {
 		v, err := await(c, views)
 		if err != nil {
 			return out, err

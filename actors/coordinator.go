@@ -320,11 +320,9 @@ func (c *Coordinator) Status() (wire.Status, error) {
 		return v, err
 	}
 	v.JobCount, v.JobsByStatus = list.total, list.counts
-	views := make(chan wire.Job, len(list.pids))
-	for _, pid := range list.pids {
-		c.sys.Root.Send(pid, &viewJob{reply: views})
-	}
-	for range list.pids {
+	views := make(chan wire.Job, len(list.ids))
+	c.sys.Root.Send(c.directory, &askJobs{ids: list.ids, msg: &viewJob{reply: views}})
+	for range list.ids {
 		j, err := await(c, views)
 		if err != nil {
 			return v, err

@@ -27,11 +27,17 @@ func (d *directory) Receive(ctx actor.Context) {
 	case *createJob:
 		d.create(ctx, m)
 	case *getJob:
-		d.forward(ctx, m.id, m, m.call)
+		d.forward(ctx, m.id, m)
 	case *deleteJob:
-		d.forward(ctx, m.id, m, m.call)
+		d.forward(ctx, m.id, m)
 	case *retryJob:
-		d.forward(ctx, m.id, m, m.call)
+		d.forward(ctx, m.id, m)
+	case *jobDetail:
+		d.forward(ctx, m.id, m)
+	case *askJobs:
+		for _, id := range m.ids {
+			d.forward(ctx, id, m.msg)
+		}
 	case *statusChanged:
 		if _, ok := d.children[m.id]; ok {
 			d.index.Set(m.id, m.status)
@@ -43,9 +49,9 @@ func (d *directory) Receive(ctx actor.Context) {
 	case *allJobs:
 		// The directory alone gives job ids, and spawns the job at once:
 		// the counter read here matches the children.
-		set := jobSet{pids: make([]*actor.PID, 0, len(d.children)), lastJob: d.c.ids.job.Load()}
-		for _, pid := range d.children {
-			set.pids = append(set.pids, pid)
+		set := jobSet{ids: make([]int64, 0, len(d.children)), lastJob: d.c.ids.job.Load()}
+		for id := range d.children {
+			set.ids = append(set.ids, id)
 		}
 		m.reply <- set
 	case *listJobs:
@@ -54,24 +60,15 @@ func (d *directory) Receive(ctx actor.Context) {
 	case *pageJobs:
 		ids, total := d.index.Page(m.filter, m.offset, m.limit)
 		m.reply <- d.list(ids, total)
-	case *jobDetail:
-		if pid := d.children[m.id]; pid != nil {
-			ctx.Send(pid, m)
-		} else {
-			m.reply <- nil
-		}
 	}
 }
 
-// list answers the jobs ids with their actors and the counts by status.
+// list answers the jobs ids with the counts by status.
 func (d *directory) list(ids []int64, total int) jobList {
 	// ids may share the index's array, which the next query rewrites.
 	list := jobList{ids: slices.Clone(ids), total: total, counts: make(map[string]int)}
 	for s := core.Processing; s <= core.Merging; s++ {
 		list.counts[s.String()] = d.index.Count(s)
-	}
-	for _, id := range ids {
-		list.pids = append(list.pids, d.children[id])
 	}
 	return list
 }
@@ -119,11 +116,12 @@ func (d *directory) create(ctx actor.Context, m *createJob) {
 	d.spawn(ctx, id, &jobActor{c: d.c, created: ev, createCall: m.call})
 }
 
-func (d *directory) forward(ctx actor.Context, id int64, msg any, cl call) {
-	pid := d.children[id]
-	if pid == nil {
-		cl.answer(Reply{Outcome: NotFound, Err: errNoJob})
+// forward sends msg to job id's actor, or answers it as a deleted job does
+// when the directory has no such job.
+func (d *directory) forward(ctx actor.Context, id int64, msg any) {
+	if pid := d.children[id]; pid != nil {
+		ctx.Send(pid, msg)
 		return
 	}
-	ctx.Send(pid, msg)
+	answerDeleted(msg)
 }

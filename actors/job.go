@@ -32,6 +32,9 @@ type jobActor struct {
 
 func (a *jobActor) Receive(ctx actor.Context) {
 	defer a.c.guard(ctx)
+	if a.job != nil && a.job.Deleted && answerDeleted(ctx.Message()) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
@@ -40,38 +43,18 @@ func (a *jobActor) Receive(ctx actor.Context) {
 	case *lose:
 		a.lose(ctx, m)
 	case *getJob:
-		if a.job.Deleted {
-			m.call.answer(Reply{Outcome: NotFound, Err: errNoJob})
-			return
-		}
 		m.call.answer(Reply{Outcome: OK, Job: ptr(a.job.View(a.c.now()))})
 	case *viewJob:
-		if a.job.Deleted {
-			m.reply <- wire.Job{} // deleted meanwhile: not listed
-			return
-		}
 		m.reply <- a.job.View(a.c.now())
 	case *deleteJob:
 		a.delete(ctx, m.call)
 	case *retryJob:
 		a.retry(ctx, m.call)
 	case *consoleJob:
-		if a.job.Deleted {
-			m.reply <- wire.ConsoleJob{} // deleted meanwhile: not listed
-			return
-		}
 		m.reply <- a.consoleView(false)
 	case *jobDetail:
-		if a.job.Deleted {
-			m.reply <- nil
-			return
-		}
 		m.reply <- a.detail(m.offset, m.limit)
 	case *snapshotJob:
-		if a.job.Deleted {
-			m.reply <- nil
-			return
-		}
 		st := a.job.State()
 		m.reply <- persistence.AppendJob(nil, &st)
 	case *callbackDone:
@@ -88,6 +71,31 @@ func (a *jobActor) Receive(ctx actor.Context) {
 		a.c.log.Info("job complete", "job", a.job.ID, "action", a.job.Action, "status", a.job.Status.String())
 		a.maybeCallback(ctx)
 	}
+}
+
+// answerDeleted answers a query about a job as a deleted job does, and
+// reports whether msg is such a query. The job's actor answers so once its
+// job is deleted, and the directory once it has let go of the job.
+func answerDeleted(msg any) bool {
+	switch m := msg.(type) {
+	case *getJob:
+		m.call.answer(Reply{Outcome: NotFound, Err: errNoJob})
+	case *deleteJob:
+		m.call.answer(Reply{Outcome: NotFound, Err: errNoJob})
+	case *retryJob:
+		m.call.answer(Reply{Outcome: NotFound, Err: errNoJob})
+	case *viewJob:
+		m.reply <- wire.Job{} // id 0: not listed
+	case *consoleJob:
+		m.reply <- wire.ConsoleJob{}
+	case *jobDetail:
+		m.reply <- nil
+	case *snapshotJob:
+		m.reply <- nil
+	default:
+		return false
+	}
+	return true
 }
 
 func (a *jobActor) start(ctx actor.Context) {

@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/documentcloud/crowd/persistence"
 )
@@ -209,26 +211,48 @@ func TestCompactionBoundsTheDataDir(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			name := "w" + strconv.Itoa(w)
+			var mine []int64 // jobs this worker created and has not deleted yet
+			// deleteFinished deletes the jobs of mine that have succeeded,
+			// as a client does once its callback comes.
+			deleteFinished := func() {
+				mine = slices.DeleteFunc(mine, func(id int64) bool {
+					r := d.c.Job(id)
+					if r.Outcome != OK || r.Job.Status != "succeeded" {
+						return false
+					}
+					if r := d.c.DeleteJob(id); r.Outcome != NoContent {
+						t.Errorf("delete job %d: outcome %d: %v", id, r.Outcome, r.Err)
+					}
+					return true
+				})
+			}
 			for n := 0; n < units/inputs/workers; n++ {
 				r := d.c.CreateJob(JobSpec{Action: "graphics_magick", Inputs: make([]string, inputs), Options: []byte(`{}`)})
 				if r.Outcome != OK {
 					t.Errorf("create: %v", r.Err)
 					return
 				}
-				id := r.Job.ID
-				// Other workers may take this job's units; complete whatever comes.
+				mine = append(mine, r.Job.ID)
+				// Other workers may take this job's units; complete whatever
+				// comes, which may be theirs.
 				for u := d.c.Dequeue(name, "graphics_magick"); u.Outcome == OK; {
 					u = d.c.Complete(Report{Unit: u.Unit.ID, Worker: name, Actions: "graphics_magick", Succeeded: true, Output: []byte("1")})
 				}
-				if r := d.c.Job(id); r.Outcome == OK && r.Job.Status == "succeeded" {
-					d.c.DeleteJob(id)
-				}
+				deleteFinished()
 				if n%200 == 0 {
 					size := dirSize(t, dir)
 					mu.Lock()
 					largest = max(largest, size)
 					mu.Unlock()
 				}
+			}
+			// The last jobs may wait on units other workers hold.
+			for deadline := time.Now().Add(time.Minute); len(mine) > 0; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Errorf("jobs %v never succeeded", mine)
+					return
+				}
+				deleteFinished()
 			}
 		}()
 	}

@@ -165,7 +165,6 @@ type (
 	}
 	jobList struct {
 		ids    []int64
-		pids   []*actor.PID
 		total  int            // incomplete jobs
 		counts map[string]int // jobs by status name
 	}
@@ -176,8 +175,17 @@ type (
 	}
 	allJobs struct{ reply chan jobSet }
 	jobSet  struct {
-		pids    []*actor.PID
-		lastJob int64 // every job up to it is in pids, or was deleted
+		ids     []int64
+		lastJob int64 // every job up to it is in ids, or was deleted
+	}
+	// askJobs has the directory send msg to each job of ids it still has,
+	// and answer for the others as a deleted job does (answerDeleted). A
+	// query to every listed job goes this way: a job deleted after the
+	// listing may have stopped, and a message sent to its actor straight
+	// would be lost, and its asker left waiting.
+	askJobs struct {
+		ids []int64
+		msg any
 	}
 	snapshotJob struct{ reply chan []byte } // the job's encoded state; nil once deleted
 	listPaused  struct{ reply chan pauses }

@@ -11,8 +11,8 @@ import (
 	"github.com/documentcloud/crowd/persistence"
 )
 
-// snapshotWindow is how many jobs a snapshot asks for their state at once.
-const snapshotWindow = 32
+// snapshotBatch is how many jobs a snapshot asks for their state at once.
+const snapshotBatch = 32
 
 // SnapshotBody collects every job's state, each encoded by its own actor,
 // into a snapshot body. Jobs keep working meanwhile: each job's state holds
@@ -24,18 +24,23 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A few jobs are asked at a time: a request to every job at once would
-	// queue them all ahead of the work going on. (With 20,000 jobs and
-	// snapshots back to back, a worker's round trip had a 99th percentile
-	// of 47 ms; 6 to 10 ms now, against 0.4 ms with no snapshot.)
-	replies := make(chan []byte, snapshotWindow)
-	ask := func(i int) { c.sys.Root.Send(set.pids[i], &snapshotJob{reply: replies}) }
-	sent := min(snapshotWindow, len(set.pids))
-	for i := range sent {
-		ask(i)
+	// The jobs are asked a batch at a time, with two batches under way: a
+	// request to every job at once would queue them all ahead of the work
+	// going on. (With 20,000 jobs and snapshots back to back, the 99th
+	// percentile of a worker's round trip was 47 ms that way; 3 ms now,
+	// against 0.3 ms with no snapshot: BenchmarkSnapshotStall.)
+	replies := make(chan []byte, 2*snapshotBatch)
+	ask, asked := &snapshotJob{reply: replies}, 0
+	askNext := func() {
+		if n := min(snapshotBatch, len(set.ids)-asked); n > 0 {
+			c.sys.Root.Send(c.directory, &askJobs{ids: set.ids[asked : asked+n], msg: ask})
+			asked += n
+		}
 	}
-	parts := make([][]byte, 0, len(set.pids))
-	for range set.pids {
+	askNext()
+	askNext()
+	parts := make([][]byte, 0, len(set.ids))
+	for got := 1; got <= len(set.ids); got++ {
 		p, err := await(c, replies)
 		if err != nil {
 			return nil, err
@@ -43,9 +48,8 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 		if p != nil {
 			parts = append(parts, p)
 		}
-		if sent < len(set.pids) {
-			ask(sent)
-			sent++
+		if got%snapshotBatch == 0 {
+			askNext()
 		}
 	}
 	paused := &listPaused{reply: make(chan pauses, 1)}

@@ -310,7 +310,7 @@ func (c *Coordinator) WorkerUnit(name string) Reply {
 }
 
 // Status is GET /status. It asks the directory for the incomplete jobs, then
-// every listed job for its view, all at once.
+// every listed job, through the directory, for its view.
 func (c *Coordinator) Status() (wire.Status, error) {
 	var v wire.Status
 	lj := &listJobs{limit: c.set.StatusJobs, reply: make(chan jobList, 1)}

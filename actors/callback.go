@@ -16,31 +16,43 @@ import (
 // 5xx is tried again after 1 s, 2 s, 4 s ... up to callback_retries tries.
 // The job's core remembers that a callback is pending until it is settled,
 // so a restart sends it again.
+//
+// Each completion starts a round of tries. A retried job completes again
+// and starts a new round: the answers and timers of an older round are
+// ignored.
 
 type callbackDone struct {
-	try    int
-	status int
-	err    error
+	round, try int
+	status     int
+	err        error
 }
 
-type callbackRetry struct{}
+type callbackRetry struct{ round int }
 
 func (a *jobActor) maybeCallback(ctx actor.Context) {
 	if a.job.Callback == core.CallbackPending && !a.job.Deleted {
+		a.callbackRound++
 		a.callbackTry = 0
 		a.sendCallback(ctx)
 	}
+}
+
+// callbackCurrent reports whether a message of round is about the callback
+// the job is waiting on.
+func (a *jobActor) callbackCurrent(round int) bool {
+	return round == a.callbackRound && a.job.Callback == core.CallbackPending && !a.job.Deleted
 }
 
 func (a *jobActor) sendCallback(ctx actor.Context) {
 	a.callbackTry++
 	view := a.job.View(a.c.now())
 	body := "job=" + url.QueryEscape(string(view.AppendJSON(nil)))
-	self, root, target, try := ctx.Self(), a.c.sys.Root, a.job.CallbackURL, a.callbackTry
+	self, root, target := ctx.Self(), a.c.sys.Root, a.job.CallbackURL
+	round, try := a.callbackRound, a.callbackTry
 	client := a.c.callbackClient
 	go func() {
 		status, err := postCallback(client, target, body)
-		root.Send(self, &callbackDone{try: try, status: status, err: err})
+		root.Send(self, &callbackDone{round: round, try: try, status: status, err: err})
 	}()
 }
 
@@ -54,7 +66,7 @@ func postCallback(client *http.Client, target, body string) (int, error) {
 }
 
 func (a *jobActor) callbackDone(ctx actor.Context, m *callbackDone) {
-	if a.job.Deleted || a.job.Callback != core.CallbackPending || m.try != a.callbackTry {
+	if !a.callbackCurrent(m.round) || m.try != a.callbackTry {
 		return
 	}
 	log := a.c.log.With("job", a.job.ID, "callback_url", a.job.CallbackURL, "try", m.try)
@@ -71,8 +83,8 @@ func (a *jobActor) callbackDone(ctx actor.Context, m *callbackDone) {
 	case m.try < a.c.set.CallbackRetries:
 		wait := a.c.set.CallbackBackoff << (m.try - 1)
 		log.Warn("callback failed; will retry", "status", m.status, "err", errText(m.err), "in", wait)
-		self, root := ctx.Self(), a.c.sys.Root
-		time.AfterFunc(wait, func() { root.Send(self, callbackRetry{}) })
+		self, root, retry := ctx.Self(), a.c.sys.Root, callbackRetry{round: m.round}
+		time.AfterFunc(wait, func() { root.Send(self, retry) })
 	default:
 		log.Error("callback failed; giving up", "status", m.status, "err", errText(m.err))
 		a.commit(ctx, a.job.SettleCallback(false), nil)

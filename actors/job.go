@@ -27,7 +27,8 @@ type jobActor struct {
 	createCall call
 
 	dropped, forgotten bool // the dispatcher and the directory let go of it
-	callbackTry        int  // tries of the completion callback so far
+	callbackRound      int  // completions whose callback this actor started
+	callbackTry        int  // tries of the current round so far
 }
 
 func (a *jobActor) Receive(ctx actor.Context) {
@@ -60,7 +61,9 @@ func (a *jobActor) Receive(ctx actor.Context) {
 	case *callbackDone:
 		a.callbackDone(ctx, m)
 	case callbackRetry:
-		a.sendCallback(ctx)
+		if a.callbackCurrent(m.round) {
+			a.sendCallback(ctx)
+		}
 	case jobDropped:
 		a.dropped = true
 		a.stopWhenReleased(ctx)

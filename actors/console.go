@@ -338,7 +338,8 @@ func (a *jobActor) detail(offset, limit int) *wire.JobDetail {
 		if u.Status.Complete() {
 			ud.State = u.Status.String()
 			if u.Worker != "" {
-				ud.Worker = &u.Worker
+				worker := u.Worker // a copy: the job's units change after this answer
+				ud.Worker = &worker
 			}
 		}
 		d.Units = append(d.Units, ud)

@@ -141,6 +141,12 @@ func (s *Snapshotter) Take() error {
 	if err != nil {
 		return fmt.Errorf("snapshot: collect: %w", err)
 	}
+	// The states may hold events appended after the first barrier: they
+	// must be durable too, or the snapshot would bring back a change whose
+	// request was refused when the log failed.
+	if _, err := s.Log.Barrier(); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
 	if err := persistence.WriteSnapshot(s.Dir, s.gen+1, index, body); err != nil {
 		return err
 	}

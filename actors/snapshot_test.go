@@ -1,11 +1,20 @@
 package actors
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/documentcloud/crowd/core"
+	"github.com/documentcloud/crowd/persistence"
 )
 
 // A failed job retried and finished after one snapshot is restored from
@@ -125,5 +134,67 @@ func finishJobs(b *testing.B, c *Coordinator, n int) {
 		if r := c.Complete(Report{Unit: r.Unit.ID, Worker: "w", Succeeded: true, Output: []byte(`"out"`)}); r.Outcome != OK && r.Outcome != NoContent {
 			b.Fatal(r.Err)
 		}
+	}
+}
+
+// failingLog is the real log, made to fail as a failed fsync does, from the
+// moment a snapshot's first barrier returns: a job created then is refused,
+// and every later append and barrier fails.
+type failingLog struct {
+	*persistence.WAL
+	c       *Coordinator
+	failing atomic.Bool
+	refused Reply
+}
+
+var errDiskFailed = errors.New("persistence: wal fsync: input/output error")
+
+func (f *failingLog) Append(ev core.Event, done func(error)) {
+	if f.failing.Load() {
+		done(errDiskFailed)
+		return
+	}
+	f.WAL.Append(ev, done)
+}
+
+func (f *failingLog) Barrier() (uint64, error) {
+	if f.failing.Load() {
+		return 0, errDiskFailed
+	}
+	index, err := f.WAL.Barrier()
+	f.failing.Store(true)
+	f.refused = f.c.CreateJob(JobSpec{Action: "graphics_magick", Inputs: []string{"a"}, Options: []byte(`{}`)})
+	return index, err
+}
+
+// A snapshot taken while the log fails holds no change whose request was
+// refused: it is not written, and a restart does not bring the job back.
+func TestSnapshotLeavesOutRefusedChanges(t *testing.T) {
+	dir := t.TempDir()
+	w := openWAL(t, dir)
+	log := &failingLog{WAL: w}
+	c, err := Start(Settings{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.c = c
+	s := &Snapshotter{Coordinator: c, Log: log, Dir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err = s.Take()
+	if log.refused.Outcome == OK {
+		t.Fatal("the job created while the log failed was accepted")
+	}
+	if !errors.Is(err, errDiskFailed) {
+		t.Fatalf("Take = %v, want the log's error", err)
+	}
+	if snaps, _ := filepath.Glob(filepath.Join(dir, "snapshot-*")); len(snaps) != 0 {
+		t.Fatalf("a snapshot was written: %v", snaps)
+	}
+	c.Stop(context.Background())
+	w.Close()
+
+	d := startDurable(t, dir)
+	defer d.stop(t)
+	if r := d.c.Job(1); r.Outcome != NotFound {
+		t.Fatalf("after the restart, the refused job: outcome %d, want NotFound", r.Outcome)
 	}
 }

@@ -31,6 +31,8 @@ type QueueJob struct {
 	Action  string
 	Options []byte
 	Owner   any // the shell's handle for the job (its actor)
+
+	lastUnit int64 // the highest unit id the queue has recorded as the job's
 }
 
 // Entry is a unit the dispatcher knows: one not yet complete.
@@ -173,7 +175,12 @@ func (q *Queue) Enqueue(job int64, units []Ready) {
 		q.entries[r.ID] = e
 		d.push(e)
 		q.nReady++
-		q.own(r.ID, job)
+		// A job's new units have ids above its earlier ones; a unit queued
+		// again (a retried job's) is recorded as the job's already.
+		if r.ID > j.lastUnit {
+			q.own(r.ID, job)
+			j.lastUnit = r.ID
+		}
 	}
 }
 

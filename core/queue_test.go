@@ -684,3 +684,28 @@ func TestQueueReopen(t *testing.T) {
 	q.Reopen(1, Ready{ID: 2, Input: "in2", Status: Processing}) // leased again: untouched
 	wantStats(t, q, 3, 0, 3, 0)
 }
+
+// A unit queued again when its job is retried is not recorded as the job's
+// twice: overlapping ranges broke the lookup that tells a late report on a
+// live job's unit (409) from one on no live job's (404).
+func TestQueueOwnerAfterARetry(t *testing.T) {
+	q := NewQueue(0)
+	enqueue(q, 1, "a", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+	enqueue(q, 2, "a", 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
+	for range 10 { // units 1 to 10 succeed
+		e := q.Lease("w", "a", t0)
+		if _, err := q.Report(e.Unit, "w"); err != nil {
+			t.Fatal(err)
+		}
+		q.Settle(e.Unit)
+	}
+	enqueue(q, 1, "a", 5) // job 1 retried: unit 5 runs again
+	for _, unit := range []int64{1, 7, 10, 12} {
+		if _, err := q.Report(unit, "w"); !errors.Is(err, ErrNotLeased) {
+			t.Errorf("a late report on unit %d of a live job: %v, want ErrNotLeased", unit, err)
+		}
+	}
+	if _, err := q.Report(21, "w"); !errors.Is(err, ErrUnknownUnit) {
+		t.Errorf("a report on unit 21, which no job has: %v, want ErrUnknownUnit", err)
+	}
+}

@@ -112,7 +112,9 @@ func (d *directory) create(ctx actor.Context, m *createJob) {
 	if n := len(s.Inputs); n > 0 {
 		ev.FirstUnit = d.c.ids.NewUnits(n)
 	}
-	d.index.Set(id, ev.InitialStatus())
+	// The index learns of the job from the job, once its creation is
+	// durable (statusChanged): /status never counts a job a crash could
+	// take back.
 	d.spawn(ctx, id, &jobActor{c: d.c, created: ev, createCall: m.call})
 }
 

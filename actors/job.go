@@ -2,6 +2,7 @@ package actors
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/documentcloud/crowd/core"
@@ -29,7 +30,24 @@ type jobActor struct {
 	dropped, forgotten bool // the dispatcher and the directory let go of it
 	callbackRound      int  // completions whose callback this actor started
 	callbackTry        int  // tries of the current round so far
+
+	// An answer to a query waits until every event it shows is durable
+	// (whenDurable). The journal's goroutine sets these.
+	self          *actor.PID
+	durableSeq    atomic.Uint64 // the job's events up to this Seq are durable
+	journalFailed atomic.Bool   // nothing will be durable any more
+	holding       atomic.Bool   // held has answers: tell the actor of progress
+	held          []heldAnswer
 }
+
+type heldAnswer struct {
+	seq    uint64 // the Seq the answer shows
+	answer func()
+}
+
+// journaled is the journal's word that the job's events up to seq are
+// durable, or that it failed. It runs on the journal's goroutine.
+type journaled struct{}
 
 func (a *jobActor) Receive(ctx actor.Context) {
 	defer a.c.guard(ctx)
@@ -44,20 +62,27 @@ func (a *jobActor) Receive(ctx actor.Context) {
 	case *lose:
 		a.lose(ctx, m)
 	case *getJob:
-		m.call.answer(Reply{Outcome: OK, Job: ptr(a.job.View(a.c.now()))})
+		view := a.job.View(a.c.now())
+		a.whenDurable(func() { m.call.answer(Reply{Outcome: OK, Job: &view}) })
 	case *viewJob:
-		m.reply <- a.job.View(a.c.now())
+		view := a.job.View(a.c.now())
+		a.whenDurable(func() { m.reply <- view })
 	case *deleteJob:
 		a.delete(ctx, m.call)
 	case *retryJob:
 		a.retry(ctx, m.call)
 	case *consoleJob:
-		m.reply <- a.consoleView(false)
+		view := a.consoleView(false)
+		a.whenDurable(func() { m.reply <- view })
 	case *jobDetail:
-		m.reply <- a.detail(m.offset, m.limit)
+		detail := a.detail(m.offset, m.limit)
+		a.whenDurable(func() { m.reply <- detail })
 	case *snapshotJob:
 		st := a.job.State()
-		m.reply <- persistence.AppendJob(nil, &st)
+		state := persistence.AppendJob(nil, &st)
+		a.whenDurable(func() { m.reply <- state })
+	case journaled:
+		a.releaseHeld()
 	case *callbackDone:
 		a.callbackDone(ctx, m)
 	case callbackRetry:
@@ -102,7 +127,9 @@ func answerDeleted(msg any) bool {
 }
 
 func (a *jobActor) start(ctx actor.Context) {
+	a.self = ctx.Self()
 	if a.created == nil { // restored: Start queued its units
+		a.durableSeq.Store(a.job.Seq)
 		a.qj = a.job.ForQueue(ctx.Self())
 		a.maybeCallback(ctx)
 		return
@@ -224,20 +251,66 @@ func (a *jobActor) commit(ctx actor.Context, ev core.Event, done func(error)) {
 // outside the job before it is on disk, so a crash cannot leave a worker
 // holding a unit whose id the restarted coordinator would give again.
 func (a *jobActor) send(ctx actor.Context, ev core.Event, fx core.Effects, lease *leaseFor, done func(error)) {
-	if fx.Empty() && lease == nil {
-		a.c.journal.Append(ev, done)
-		return
+	var o *outcome
+	if !fx.Empty() || lease != nil {
+		o = &outcome{c: a.c, self: ctx.Self(), parent: ctx.Parent(), job: a.qj, fx: fx, status: a.job.Status, lease: lease}
+		if r := fx.Retry; r != nil {
+			o.delay = a.c.rules.Backoff(r.Attempts)
+		}
 	}
-	o := &outcome{c: a.c, self: ctx.Self(), parent: ctx.Parent(), job: a.qj, fx: fx, status: a.job.Status, lease: lease}
-	if r := fx.Retry; r != nil {
-		o.delay = a.c.rules.Backoff(r.Attempts)
-	}
+	seq := a.job.Seq
 	a.c.journal.Append(ev, func(err error) {
-		if err == nil {
+		if err == nil && o != nil {
 			o.publish()
 		}
+		a.journaled(seq, err)
 		done(err)
 	})
+}
+
+// journaled records that the job's events up to seq are durable, or that
+// the journal failed, and tells the actor if it holds answers. It runs on
+// the journal's goroutine, in the order of the job's events.
+func (a *jobActor) journaled(seq uint64, err error) {
+	if err != nil {
+		a.journalFailed.Store(true)
+	} else {
+		a.durableSeq.Store(seq)
+	}
+	if a.holding.Load() {
+		a.c.sys.Root.Send(a.self, journaled{})
+	}
+}
+
+// whenDurable runs answer, an answer computed now, once every event the job
+// has applied is durable: a query never shows a change that a crash could
+// take back. Group commit makes that wait one fsync at most. Once the
+// journal has failed, answers go at once: nothing more will be durable.
+func (a *jobActor) whenDurable(answer func()) {
+	if a.durableSeq.Load() >= a.job.Seq || a.journalFailed.Load() {
+		answer()
+		return
+	}
+	a.held = append(a.held, heldAnswer{seq: a.job.Seq, answer: answer})
+	a.holding.Store(true)
+	a.releaseHeld() // the journal may have caught up before holding was set
+}
+
+func (a *jobActor) releaseHeld() {
+	durable, failed := a.durableSeq.Load(), a.journalFailed.Load()
+	keep := a.held[:0]
+	for _, h := range a.held {
+		if h.seq <= durable || failed {
+			h.answer()
+		} else {
+			keep = append(keep, h)
+		}
+	}
+	clear(a.held[len(keep):])
+	a.held = keep
+	if len(keep) == 0 {
+		a.holding.Store(false)
+	}
 }
 
 func (a *jobActor) apply(ev core.Event) core.Effects {

@@ -164,24 +164,12 @@ func NewJob(ev *JobCreated) (*Job, Effects) {
 	} else {
 		j.procTotal = len(ev.Inputs)
 	}
-	var fx Effects
+	fx := Effects{Changed: true} // from no job at all
 	fx.Ready = j.addUnits(ev.FirstUnit, ev.Inputs, phase)
 	if len(ev.Inputs) == 0 {
 		j.complete(Succeeded, ev.At, &fx)
 	}
 	return j, fx
-}
-
-// InitialStatus is the status of the job ev creates: splitting or
-// processing, or succeeded at once when it has no inputs.
-func (ev *JobCreated) InitialStatus() Status {
-	switch {
-	case len(ev.Inputs) == 0:
-		return Succeeded
-	case ev.Split:
-		return Splitting
-	}
-	return Processing
 }
 
 // ForQueue is what the dispatcher's queue keeps of j; owner answers for

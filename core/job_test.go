@@ -192,7 +192,7 @@ var phaseScripts = []script{
 		name:    "process only, finished out of order",
 		created: JobCreated{Job: 1, Action: "a", Inputs: []string{"a", "b", "c"}, MaxAttempts: 3, FirstUnit: 1},
 		next:    100,
-		fx:      Effects{Ready: ready(Processing, 1, "a", "b", "c")},
+		fx:      Effects{Ready: ready(Processing, 1, "a", "b", "c"), Changed: true},
 		view:    doc(1, "processing", 0, 3, "0", ""),
 		steps: []step{
 			{"ok", 3, `"C"`, 1000, Effects{}, 1, doc(1, "processing", 33, 3, "1", "")},
@@ -204,7 +204,7 @@ var phaseScripts = []script{
 		name:    "merge input in input order",
 		created: JobCreated{Job: 2, Action: "m", Merge: true, Inputs: []string{"x", "y", "z"}, MaxAttempts: 3, FirstUnit: 1},
 		next:    10,
-		fx:      Effects{Ready: ready(Processing, 1, "x", "y", "z")},
+		fx:      Effects{Ready: ready(Processing, 1, "x", "y", "z"), Changed: true},
 		view:    doc(2, "processing", 0, 3, "0", ""),
 		steps: []step{
 			{"ok", 2, `"Y"`, 1000, Effects{}, 1, doc(2, "processing", 33, 3, "1", "")},
@@ -218,7 +218,7 @@ var phaseScripts = []script{
 		name:    "merge fails for good",
 		created: JobCreated{Job: 42, Action: "m", Merge: true, Inputs: []string{"only"}, MaxAttempts: 2, FirstUnit: 5},
 		next:    6,
-		fx:      Effects{Ready: ready(Processing, 5, "only")},
+		fx:      Effects{Ready: ready(Processing, 5, "only"), Changed: true},
 		view:    doc(42, "processing", 0, 1, "0", ""),
 		steps: []step{
 			{"ok", 5, `7`, 1000, Effects{Ready: ready(Merging, 6, `[7]`), Changed: true}, 1, doc(42, "merging", 99, 1, "1", "")},
@@ -231,7 +231,7 @@ var phaseScripts = []script{
 		name:    "a process unit fails for good: the others run on, no merge",
 		created: JobCreated{Job: 1, Action: "m", Merge: true, Inputs: []string{"a", "b", "c"}, MaxAttempts: 1, FirstUnit: 1},
 		next:    50,
-		fx:      Effects{Ready: ready(Processing, 1, "a", "b", "c")},
+		fx:      Effects{Ready: ready(Processing, 1, "a", "b", "c"), Changed: true},
 		view:    doc(1, "processing", 0, 3, "0", ""),
 		steps: []step{
 			{"fail", 2, `"bad b"`, 1000, Effects{Settled: 2}, 1, doc(1, "processing", 33, 3, "1", "")},
@@ -243,7 +243,7 @@ var phaseScripts = []script{
 		name:    "split, process before the other split ends, merge in split order",
 		created: JobCreated{Job: 11, Action: "s", Split: true, Merge: true, Inputs: []string{"s1", "s2"}, MaxAttempts: 3, FirstUnit: 1},
 		next:    3,
-		fx:      Effects{Ready: ready(Splitting, 1, "s1", "s2")},
+		fx:      Effects{Ready: ready(Splitting, 1, "s1", "s2"), Changed: true},
 		view:    doc(11, "splitting", 0, 2, "0", ""),
 		steps: []step{
 			{"ok", 2, `[["c",[["d"]]],null]`, 1000, Effects{Ready: ready(Processing, 3, "c", "d")}, 1, doc(11, "splitting", 0, 2, "1", "")},
@@ -262,7 +262,7 @@ var phaseScripts = []script{
 		name:    "split outputs: a string makes one unit, null and [] none",
 		created: JobCreated{Job: 2, Action: "s", Split: true, Inputs: []string{"p", "q", "r"}, MaxAttempts: 3, FirstUnit: 1},
 		next:    4,
-		fx:      Effects{Ready: ready(Splitting, 1, "p", "q", "r")},
+		fx:      Effects{Ready: ready(Splitting, 1, "p", "q", "r"), Changed: true},
 		view:    doc(2, "splitting", 0, 3, "0", ""),
 		steps: []step{
 			{"ok", 1, `"only"`, 1000, Effects{Ready: ready(Processing, 4, "only")}, 1, doc(2, "splitting", 0, 3, "1", "")},
@@ -276,7 +276,7 @@ var phaseScripts = []script{
 		name:    "every split returns nothing: succeeded with [] and no merge unit",
 		created: JobCreated{Job: 42, Action: "s", Split: true, Merge: true, Inputs: []string{"a", "b"}, MaxAttempts: 3, FirstUnit: 1},
 		next:    3,
-		fx:      Effects{Ready: ready(Splitting, 1, "a", "b")},
+		fx:      Effects{Ready: ready(Splitting, 1, "a", "b"), Changed: true},
 		view:    doc(42, "splitting", 0, 2, "0", ""),
 		steps: []step{
 			{"ok", 1, `[]`, 1000, Effects{}, 1, doc(42, "splitting", 0, 2, "1", "")},
@@ -287,7 +287,7 @@ var phaseScripts = []script{
 		name:    "a split fails for good: its error takes its children's place",
 		created: JobCreated{Job: 1, Action: "s", Split: true, Merge: true, Inputs: []string{"s1", "s2"}, MaxAttempts: 1, FirstUnit: 1},
 		next:    3,
-		fx:      Effects{Ready: ready(Splitting, 1, "s1", "s2")},
+		fx:      Effects{Ready: ready(Splitting, 1, "s1", "s2"), Changed: true},
 		view:    doc(1, "splitting", 0, 2, "0", ""),
 		steps: []step{
 			{"fail", 1, `"cannot split"`, 1000, Effects{Settled: 1}, 1, doc(1, "splitting", 0, 2, "1", "")},
@@ -301,7 +301,7 @@ var phaseScripts = []script{
 		name:    "the last split ends processing: it reserves the merge unit's id",
 		created: JobCreated{Job: 2, Action: "s", Split: true, Merge: true, Inputs: []string{"s1", "s2"}, MaxAttempts: 3, FirstUnit: 1},
 		next:    3,
-		fx:      Effects{Ready: ready(Splitting, 1, "s1", "s2")},
+		fx:      Effects{Ready: ready(Splitting, 1, "s1", "s2"), Changed: true},
 		view:    doc(2, "splitting", 0, 2, "0", ""),
 		steps: []step{
 			{"ok", 1, `["x"]`, 1000, Effects{Ready: ready(Processing, 3, "x")}, 1, doc(2, "splitting", 0, 2, "1", "")},
@@ -316,7 +316,7 @@ var phaseScripts = []script{
 		name:    "a retried split's children come after other splits' but keep split order",
 		created: JobCreated{Job: 11, Action: "s", Split: true, Merge: true, Inputs: []string{"s1", "s2"}, MaxAttempts: 3, FirstUnit: 1},
 		next:    3,
-		fx:      Effects{Ready: ready(Splitting, 1, "s1", "s2")},
+		fx:      Effects{Ready: ready(Splitting, 1, "s1", "s2"), Changed: true},
 		view:    doc(11, "splitting", 0, 2, "0", ""),
 		steps: []step{
 			{"fail", 1, `"flaky"`, 1000, Effects{Retry: &Retry{Unit: 1, Attempts: 1}}, 1, doc(11, "splitting", 0, 2, "1", "")},
@@ -445,7 +445,7 @@ var retryScripts = []script{
 		name:    "three attempts: the last failure is final and keeps its output",
 		created: JobCreated{Job: 1, Action: "a", Inputs: []string{"in"}, MaxAttempts: 3, FirstUnit: 1},
 		next:    2,
-		fx:      Effects{Ready: ready(Processing, 1, "in")},
+		fx:      Effects{Ready: ready(Processing, 1, "in"), Changed: true},
 		view:    doc(1, "processing", 0, 1, "0", ""),
 		steps: []step{
 			{"fail", 1, `"e1"`, 1000, Effects{Retry: &Retry{Unit: 1, Attempts: 1}}, 1, doc(1, "processing", 0, 1, "1", "")},
@@ -457,7 +457,7 @@ var retryScripts = []script{
 		name:    "one attempt: the first failure is final",
 		created: JobCreated{Job: 2, Action: "a", Inputs: []string{"in", "other"}, MaxAttempts: 1, FirstUnit: 1},
 		next:    3,
-		fx:      Effects{Ready: ready(Processing, 1, "in", "other")},
+		fx:      Effects{Ready: ready(Processing, 1, "in", "other"), Changed: true},
 		view:    doc(2, "processing", 0, 2, "0", ""),
 		steps: []step{
 			{"fail", 1, `{"error":"e1"}`, 1000, Effects{Settled: 1}, 1, doc(2, "processing", 50, 2, "1", "")},
@@ -468,7 +468,7 @@ var retryScripts = []script{
 		name:    "zero attempts means one",
 		created: JobCreated{Job: 11, Action: "a", Inputs: []string{"in"}, FirstUnit: 1},
 		next:    2,
-		fx:      Effects{Ready: ready(Processing, 1, "in")},
+		fx:      Effects{Ready: ready(Processing, 1, "in"), Changed: true},
 		view:    doc(11, "processing", 0, 1, "0", ""),
 		steps: []step{
 			{"fail", 1, `"e1"`, 1000, Effects{Settled: 1, Changed: true, Completed: true}, 1, doc(11, "failed", 100, 0, "1", `["e1"]`)},
@@ -478,7 +478,7 @@ var retryScripts = []script{
 		name:    "a lost unit counts an attempt; its output is the reason",
 		created: JobCreated{Job: 42, Action: "a", Inputs: []string{"in"}, MaxAttempts: 2, FirstUnit: 1},
 		next:    2,
-		fx:      Effects{Ready: ready(Processing, 1, "in")},
+		fx:      Effects{Ready: ready(Processing, 1, "in"), Changed: true},
 		view:    doc(42, "processing", 0, 1, "0", ""),
 		steps: []step{
 			{"lose", 1, "worker w1 stopped checking in", 1000, Effects{Retry: &Retry{Unit: 1, Attempts: 1}}, 1, doc(42, "processing", 0, 1, "1", "")},
@@ -489,7 +489,7 @@ var retryScripts = []script{
 		name:    "a failure, a loss, then success",
 		created: JobCreated{Job: 1, Action: "a", Inputs: []string{"in"}, MaxAttempts: 3, FirstUnit: 1},
 		next:    2,
-		fx:      Effects{Ready: ready(Processing, 1, "in")},
+		fx:      Effects{Ready: ready(Processing, 1, "in"), Changed: true},
 		view:    doc(1, "processing", 0, 1, "0", ""),
 		steps: []step{
 			{"fail", 1, `"e1"`, 1000, Effects{Retry: &Retry{Unit: 1, Attempts: 1}}, 1, doc(1, "processing", 0, 1, "1", "")},
@@ -971,26 +971,5 @@ func TestEmptyOutputIsNull(t *testing.T) {
 	r.do("fail", 1, "", t0)
 	if got, want := viewJSON(r.job, t0), doc(2, "failed", 100, 0, "0", `[null]`); got != want {
 		t.Fatalf("view %s, want %s", got, want)
-	}
-}
-
-// The directory indexes a new job under InitialStatus before its actor
-// runs NewJob: the two must agree.
-func TestInitialStatusIsNewJobs(t *testing.T) {
-	for _, tc := range []struct {
-		split  bool
-		inputs []string
-		want   Status
-	}{
-		{false, []string{"a"}, Processing},
-		{true, []string{"a", "b"}, Splitting},
-		{false, nil, Succeeded},
-		{true, nil, Succeeded},
-	} {
-		ev := &JobCreated{Job: 1, Action: "a", Split: tc.split, Inputs: tc.inputs, FirstUnit: 1, MaxAttempts: 1}
-		j, _ := NewJob(ev)
-		if got := ev.InitialStatus(); got != tc.want || j.Status != tc.want {
-			t.Errorf("split %v, %d inputs: InitialStatus %v, NewJob %v, want %v", tc.split, len(tc.inputs), got, j.Status, tc.want)
-		}
 	}
 }

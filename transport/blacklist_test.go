@@ -103,7 +103,12 @@ func TestBlacklistErrors(t *testing.T) {
 	wantJSON(t, "GET /blacklist", s.do(t, "GET", "/blacklist", nil), `[]`)
 
 	wantError(t, "DELETE /blacklist/word_count (not paused)", s.do(t, "DELETE", "/blacklist/word_count", nil), 404)
-	wantError(t, "DELETE /blacklist/Not-A-Name", s.do(t, "DELETE", "/blacklist/Not-A-Name", nil), 404)
+	for _, name := range []string{"Word", "Not-A-Name", "word%20count", "w%C3%B6rd", "1word"} {
+		msg := wantError(t, "DELETE /blacklist/"+name, s.do(t, "DELETE", "/blacklist/"+name, nil), 400)
+		if msg != "action names must be alphabetic snakecase" {
+			t.Errorf("DELETE /blacklist/%s: error %q", name, msg)
+		}
+	}
 	wantError(t, "DELETE /blacklist", s.do(t, "DELETE", "/blacklist", nil), 405)
 	wantError(t, "PUT /blacklist", s.do(t, "PUT", "/blacklist", form("action", "word_count")), 405)
 
@@ -223,4 +228,20 @@ func TestBlacklistPauseIDsUniqueAcrossRestarts(t *testing.T) {
 	if next.ID <= first.ID {
 		t.Fatalf("the pause after a restart has id %d; id %d was given before", next.ID, first.ID)
 	}
+}
+
+// Action names are at most 1024 bytes, as worker names are: a longer pause
+// could never be resumed (its DELETE URL would be too long to read).
+func TestBlacklistNamesBounded(t *testing.T) {
+	s := startServer(t, nil)
+	long := strings.Repeat("a", 1025)
+	wantError(t, "POST /blacklist action=<1025 bytes>", s.do(t, "POST", "/blacklist", form("action", long)), 400)
+	wantError(t, "DELETE /blacklist/<1025 bytes>", s.do(t, "DELETE", "/blacklist/"+long, nil), 400)
+	wantJSON(t, "GET /blacklist", s.do(t, "GET", "/blacklist", nil), `[]`)
+
+	longest := strings.Repeat("a", 1024)
+	p := wantPause(t, "POST /blacklist action=<1024 bytes>", s.do(t, "POST", "/blacklist", form("action", longest)),
+		longest, time.Now().Add(-time.Second), time.Now())
+	wantJSON(t, "DELETE /blacklist/<1024 bytes>", s.do(t, "DELETE", "/blacklist/"+longest, nil), pauseJSON(p))
+	wantJSON(t, "GET /blacklist", s.do(t, "GET", "/blacklist", nil), `[]`)
 }

@@ -176,9 +176,8 @@ func (s *Server) blacklist(ctx *fasthttp.RequestCtx) {
 // POST /blacklist action=<name>: pause an action. Pausing a paused action
 // answers its pause.
 func (s *Server) pause(ctx *fasthttp.RequestCtx) {
-	name := string(param(ctx, "action"))
-	if !action.ValidName(name) {
-		badRequest(ctx, "action names must be alphabetic snakecase")
+	name, ok := actionName(ctx, param(ctx, "action"))
+	if !ok {
 		return
 	}
 	r := s.co.Pause(name, true)
@@ -187,7 +186,25 @@ func (s *Server) pause(ctx *fasthttp.RequestCtx) {
 
 // DELETE /blacklist/:action: resume an action.
 func (s *Server) resume(ctx *fasthttp.RequestCtx) {
-	name, _ := ctx.UserValue("action").(string)
+	raw, _ := ctx.UserValue("action").(string)
+	name, ok := actionName(ctx, []byte(raw))
+	if !ok {
+		return
+	}
 	r := s.co.Pause(name, false)
 	writeReply(ctx, r, func(b []byte) []byte { return r.Pause.AppendJSON(b) })
+}
+
+// actionName checks the name of an action to pause or resume; ok is false
+// (and the 400 written) when it is not a snake_case name of at most
+// maxName bytes.
+func actionName(ctx *fasthttp.RequestCtx, v []byte) (string, bool) {
+	if !checkText(ctx, "action", v, maxName) {
+		return "", false
+	}
+	if !action.ValidName(string(v)) {
+		badRequest(ctx, "action names must be alphabetic snakecase")
+		return "", false
+	}
+	return string(v), true
 }

@@ -6,12 +6,17 @@ import "sync"
 // every request: the same few strings, which would otherwise be copied out
 // of each request.
 type names struct {
-	mu sync.RWMutex
-	m  map[string]string
+	mu    sync.RWMutex
+	m     map[string]string
+	bytes int // the length of the strings in m
 }
 
-// maxNames bounds the table against clients that send a new name each time.
-const maxNames = 1 << 16
+// maxNames and maxNameBytes bound the table against clients that send a new
+// name each time; past them, names are copied out of each request instead.
+const (
+	maxNames     = 1 << 16
+	maxNameBytes = 8 << 20
+)
 
 func (n *names) get(b []byte) string {
 	n.mu.RLock()
@@ -25,8 +30,9 @@ func (n *names) get(b []byte) string {
 	if n.m == nil {
 		n.m = make(map[string]string)
 	}
-	if len(n.m) < maxNames {
+	if _, ok := n.m[s]; !ok && len(n.m) < maxNames && n.bytes+len(s) <= maxNameBytes {
 		n.m[s] = s
+		n.bytes += len(s)
 	}
 	n.mu.Unlock()
 	return s

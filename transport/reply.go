@@ -2,6 +2,7 @@ package transport
 
 import (
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/documentcloud/crowd/actors"
 	"github.com/documentcloud/crowd/wire"
@@ -87,6 +88,35 @@ func param(ctx *fasthttp.RequestCtx, key string) []byte {
 		return v
 	}
 	return ctx.QueryArgs().Peek(key)
+}
+
+// Bounds on the text fields that the coordinator keeps and shows for as
+// long as a worker or a pause lives.
+const (
+	maxName    = 1024 // a worker name, an action name to pause
+	maxStatus  = 1024 // thread_status
+	maxActions = 4096 // worker_actions
+)
+
+// checkText checks a text field the coordinator keeps: at most limit bytes of
+// UTF-8 (it goes out in JSON). ok is false (and the 400 written) when it is
+// not.
+func checkText(ctx *fasthttp.RequestCtx, key string, v []byte, limit int) bool {
+	switch {
+	case len(v) > limit:
+		badRequest(ctx, key+" is longer than "+strconv.Itoa(limit)+" bytes")
+		return false
+	case !utf8.Valid(v):
+		badRequest(ctx, key+" is not valid UTF-8")
+		return false
+	}
+	return true
+}
+
+// textParam reads an optional text field with checkText.
+func textParam(ctx *fasthttp.RequestCtx, key string, limit int) ([]byte, bool) {
+	v := param(ctx, key)
+	return v, checkText(ctx, key, v, limit)
 }
 
 // pathID parses the {id} of the route; ok is false (and the 404 written)

@@ -21,7 +21,11 @@ func (s *Server) dequeue(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	r := s.co.Dequeue(worker, s.names.get(param(ctx, "worker_actions")))
+	actions, ok := textParam(ctx, "worker_actions", maxActions)
+	if !ok {
+		return
+	}
+	r := s.co.Dequeue(worker, s.names.get(actions))
 	writeReply(ctx, r, unitBody(r))
 }
 
@@ -56,7 +60,11 @@ func (s *Server) complete(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	rep.Actions = s.names.get(param(ctx, "worker_actions"))
+	actions, ok := textParam(ctx, "worker_actions", maxActions)
+	if !ok {
+		return
+	}
+	rep.Actions = s.names.get(actions)
 	r := s.co.Complete(rep)
 	writeReply(ctx, r, unitBody(r))
 }
@@ -139,6 +147,10 @@ func (s *Server) worker(ctx *fasthttp.RequestCtx) {
 		writeReply(ctx, s.co.CheckOut(name), nil)
 		return
 	}
+	threadStatus, ok := textParam(ctx, "thread_status", maxStatus)
+	if !ok {
+		return
+	}
 	var interval time.Duration
 	if v := param(ctx, "check_in_interval"); len(v) > 0 {
 		secs, err := strconv.ParseFloat(string(v), 64)
@@ -148,7 +160,7 @@ func (s *Server) worker(ctx *fasthttp.RequestCtx) {
 		}
 		interval = time.Duration(secs * float64(time.Second))
 	}
-	writeReply(ctx, s.co.CheckIn(name, string(param(ctx, "thread_status")), interval), nil)
+	writeReply(ctx, s.co.CheckIn(name, string(threadStatus), interval), nil)
 }
 
 // GET /worker/:name: the unit the worker holds, or {}.
@@ -169,15 +181,14 @@ func (s *Server) workerUnit(ctx *fasthttp.RequestCtx) {
 }
 
 // workerName reads a required worker name; ok is false (and the 400
-// written) when it is missing.
+// written) when it is missing or not a name (checkText).
 func (s *Server) workerName(ctx *fasthttp.RequestCtx, key string) (string, bool) {
-	v := param(ctx, key)
-	if len(v) == 0 {
-		badRequest(ctx, key+" is missing")
+	v, ok := textParam(ctx, key, maxName)
+	if !ok {
 		return "", false
 	}
-	if len(v) > 1024 {
-		badRequest(ctx, key+" is longer than 1024 bytes")
+	if len(v) == 0 {
+		badRequest(ctx, key+" is missing")
 		return "", false
 	}
 	return s.names.get(v), true

@@ -253,3 +253,25 @@ func TestFailedAttemptWaitsForRetryBackoff(t *testing.T) {
 	wantNoContent(t, "POST /work during the back-off", s.take(t, "w", "graphics_magick"))
 	wantError(t, "PUT /work/1 during the back-off", s.report(t, 1, "w", "succeeded", `{"output":"x"}`, "graphics_magick"), 409)
 }
+
+// worker_actions is at most 4096 bytes: the name table and the dispatcher
+// keep the lists workers send, so longer ones are refused with 400 and
+// change nothing.
+func TestWorkerActionsBounded(t *testing.T) {
+	s := startServer(t, nil)
+	s.mustCreate(t, `{"action":"word_count","inputs":["a"]}`)
+	long := "word_count," + strings.Repeat("x", 4096)
+	wantError(t, "POST /work with worker_actions over 4096 bytes", s.take(t, "w", long), 400)
+	s.wantStatusBody(t, `{"jobs":[{"id":1,"color":"f75849","status":"processing","percent_complete":0,"work_units":1,"time_taken":T}],`+
+		`"workers":[],"work_unit_count":1,"job_count":1,`+
+		`"jobs_by_status":{"processing":1,"succeeded":0,"failed":0,"splitting":0,"merging":0},"units":{"ready":1,"leased":0,"waiting":0}}`)
+
+	justRight := "word_count," + strings.Repeat("x", 4096-len("word_count,"))
+	wantJSON(t, "POST /work with worker_actions of 4096 bytes", s.take(t, "w", justRight), unitJSON(1, 1, "a", 0, "word_count", 1))
+	wantError(t, "PUT /work/1 with worker_actions over 4096 bytes", s.report(t, 1, "w", "succeeded", `{"output":1}`, long), 400)
+	// The refused report changed nothing: the unit is still w's to report.
+	wantJSON(t, "GET /worker/w", s.do(t, "GET", "/worker/w", nil), unitJSON(1, 1, "a", 0, "word_count", 1))
+	if r := s.report(t, 1, "w", "succeeded", `{"output":1}`, justRight); r.Code != 200 {
+		t.Fatalf("PUT /work/1 = %d %s, want 200 with the merge unit", r.Code, r.Body)
+	}
+}

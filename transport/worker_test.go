@@ -2,6 +2,7 @@ package transport
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -109,4 +110,33 @@ func TestWorkerNamesEscaped(t *testing.T) {
 		`"workers":[{"name":"w \"1\" \u003cb\u003e\u0026","status":null},{"name":"1234@host-1.example","status":"processing"}],`+
 		`"work_unit_count":1,"job_count":1,"jobs_by_status":{"processing":1,"succeeded":0,"failed":0,"splitting":0,"merging":0},`+
 		`"units":{"ready":0,"leased":1,"waiting":0}}`)
+}
+
+// Names, thread_status and worker_actions must be UTF-8: /status and the
+// console show them in JSON.
+func TestNamesMustBeUTF8(t *testing.T) {
+	s := startServer(t, nil)
+	const bad = "w\xff"
+	wantError(t, "POST /work worker_name=w\\xff", s.take(t, bad, "word_count"), 400)
+	wantError(t, "POST /work worker_actions=word_count,\\xff", s.take(t, "w", "word_count,\xff"), 400)
+	wantError(t, "PUT /work/1 worker_name=w\\xff", s.report(t, 1, bad, "succeeded", `{"output":1}`, "word_count"), 400)
+	wantError(t, "PUT /worker name=w\\xff", s.do(t, "PUT", "/worker", form("name", bad)), 400)
+	wantError(t, "PUT /worker thread_status=\\xff", s.do(t, "PUT", "/worker", form("name", "w", "thread_status", "\xff")), 400)
+	wantError(t, "PUT /worker name=w\\xff terminated=true", s.do(t, "PUT", "/worker", form("name", bad, "terminated", "true")), 400)
+	s.wantStatusBody(t, emptyStatus)
+
+	// UTF-8 beyond ASCII is fine.
+	wantNoContent(t, "PUT /worker name=wörker", s.do(t, "PUT", "/worker", form("name", "wörker", "thread_status", "läuft")))
+	s.wantStatusBody(t, `{"jobs":[],"workers":[{"name":"wörker","status":null}],"work_unit_count":0,"job_count":0,`+
+		`"jobs_by_status":{"processing":0,"succeeded":0,"failed":0,"splitting":0,"merging":0},"units":{"ready":0,"leased":0,"waiting":0}}`)
+}
+
+// thread_status is at most 1024 bytes: every console poll shows it.
+func TestThreadStatusBounded(t *testing.T) {
+	s := startServer(t, nil)
+	wantError(t, "PUT /worker thread_status=<1025 bytes>",
+		s.do(t, "PUT", "/worker", form("name", "w", "thread_status", strings.Repeat("s", 1025))), 400)
+	s.wantStatusBody(t, emptyStatus)
+	wantNoContent(t, "PUT /worker thread_status=<1024 bytes>",
+		s.do(t, "PUT", "/worker", form("name", "w", "thread_status", strings.Repeat("s", 1024))))
 }

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 
@@ -117,6 +118,20 @@ func checkText(ctx *fasthttp.RequestCtx, key string, v []byte, limit int) bool {
 func textParam(ctx *fasthttp.RequestCtx, key string, limit int) ([]byte, bool) {
 	v := param(ctx, key)
 	return v, checkText(ctx, key, v, limit)
+}
+
+// boolParam reads an optional true/false field (any case; also 1 and 0);
+// absent is false. ok is false (and the 400 written) for anything else.
+func boolParam(ctx *fasthttp.RequestCtx, key string) (value, ok bool) {
+	v := param(ctx, key)
+	switch {
+	case len(v) == 0 || bytes.EqualFold(v, []byte("false")) || string(v) == "0":
+		return false, true
+	case bytes.EqualFold(v, []byte("true")) || string(v) == "1":
+		return true, true
+	}
+	badRequest(ctx, key+" must be true or false")
+	return false, false
 }
 
 // pathID parses the {id} of the route; ok is false (and the 404 written)

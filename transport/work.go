@@ -143,7 +143,11 @@ func (s *Server) worker(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	if t := string(param(ctx, "terminated")); t == "true" || t == "1" {
+	terminated, ok := boolParam(ctx, "terminated")
+	if !ok {
+		return
+	}
+	if terminated {
 		writeReply(ctx, s.co.CheckOut(name), nil)
 		return
 	}
@@ -153,9 +157,11 @@ func (s *Server) worker(ctx *fasthttp.RequestCtx) {
 	}
 	var interval time.Duration
 	if v := param(ctx, "check_in_interval"); len(v) > 0 {
+		// A worker is dead after three missed check-ins: below a tenth of a
+		// second it would be dead at once.
 		secs, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || !(secs > 0 && secs <= 86400) { // also refuses NaN
-			badRequest(ctx, "check_in_interval must be a number of seconds between 0 and 86400")
+		if err != nil || !(secs >= 0.1 && secs <= 86400) { // also refuses NaN
+			badRequest(ctx, "check_in_interval must be a number of seconds from 0.1 to 86400")
 			return
 		}
 		interval = time.Duration(secs * float64(time.Second))

@@ -140,3 +140,39 @@ func TestThreadStatusBounded(t *testing.T) {
 	wantNoContent(t, "PUT /worker thread_status=<1024 bytes>",
 		s.do(t, "PUT", "/worker", form("name", "w", "thread_status", strings.Repeat("s", 1024))))
 }
+
+// A declared check_in_interval is at least a tenth of a second: a worker is
+// dead after three missed check-ins, so a smaller one would be declared dead
+// at once.
+func TestCheckInIntervalAtLeastATenthOfASecond(t *testing.T) {
+	s := startServer(t, nil)
+	for _, v := range []string{"0.000000001", "0.099", "1e-300", "1e-400", "0." + strings.Repeat("0", 400) + "1"} {
+		wantError(t, "PUT /worker check_in_interval="+v[:min(len(v), 20)],
+			s.do(t, "PUT", "/worker", form("name", "w", "check_in_interval", v)), 400)
+	}
+	s.wantStatusBody(t, emptyStatus)
+	for _, v := range []string{"0.1", "1e-1", "3", "86400"} {
+		wantNoContent(t, "PUT /worker check_in_interval="+v, s.do(t, "PUT", "/worker", form("name", "w", "check_in_interval", v)))
+	}
+}
+
+// terminated is true or false, in any case; anything else is a 400 rather
+// than a check-in.
+func TestTerminatedIsABoolean(t *testing.T) {
+	s := startServer(t, nil)
+	const oneWorker = `{"jobs":[],"workers":[{"name":"w","status":null}],"work_unit_count":0,"job_count":0,` +
+		`"jobs_by_status":{"processing":0,"succeeded":0,"failed":0,"splitting":0,"merging":0},"units":{"ready":0,"leased":0,"waiting":0}}`
+	for _, v := range []string{"yes", "no", "on", "2", "truee", "true ", "t"} {
+		wantError(t, "PUT /worker terminated="+v, s.do(t, "PUT", "/worker", form("name", "w", "terminated", v)), 400)
+	}
+	s.wantStatusBody(t, emptyStatus)
+	for _, v := range []string{"false", "FALSE", "False", "0"} {
+		wantNoContent(t, "PUT /worker terminated="+v, s.do(t, "PUT", "/worker", form("name", "w", "terminated", v)))
+		s.wantStatusBody(t, oneWorker)
+	}
+	for _, v := range []string{"TRUE", "True", "true", "1"} {
+		wantNoContent(t, "PUT /worker", s.do(t, "PUT", "/worker", form("name", "w")))
+		wantNoContent(t, "PUT /worker terminated="+v, s.do(t, "PUT", "/worker", form("name", "w", "terminated", v)))
+		s.wantStatusBody(t, emptyStatus)
+	}
+}

@@ -19,11 +19,11 @@ import (
 func (s *Server) consoleRoutes(r *router.Router) {
 	files := (&fasthttp.FS{FS: webui.Files(), Compress: true, AllowEmptyRoot: true,
 		PathRewrite: fasthttp.NewPathSlashesStripper(2)}).NewRequestHandler()
-	r.GET("/", func(ctx *fasthttp.RequestCtx) {
+	register(r, "GET", "/", func(ctx *fasthttp.RequestCtx) {
 		ctx.URI().SetPath("/console/static/index.html")
 		files(ctx)
 	})
-	r.GET("/console/static/{filepath:*}", files)
+	register(r, "GET", "/console/static/{filepath:*}", files)
 	s.handle(r, "GET", "/console/summary", s.summary)
 	s.handle(r, "GET", "/console/jobs", s.jobPage)
 	s.handle(r, "GET", "/console/jobs/{id}", s.jobDetail)

@@ -3,12 +3,15 @@ package transport
 import (
 	"crypto/md5"
 	"encoding/hex"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/documentcloud/crowd/metrics"
 )
 
 func TestCreateJobFormBodyShape(t *testing.T) {
@@ -366,4 +369,42 @@ func TestHeartbeatAndConsole(t *testing.T) {
 		t.Fatalf("GET / = %d %q %.200s", r.Code, r.Header.Get("Content-Type"), r.Body)
 	}
 	s.wantStatusBody(t, emptyStatus)
+}
+
+// HEAD answers wherever GET does, with GET's status, Content-Type and
+// Content-Length and no body (health checkers use HEAD /heartbeat).
+func TestHeadOnGetRoutes(t *testing.T) {
+	s := startServer(t, func(c *serverConfig) { c.opts.Metrics = metrics.New() })
+	s.mustCreate(t, `{"action":"word_count","inputs":[]}`) // job 1, complete at once
+	for _, c := range []struct {
+		path   string
+		stable bool // the body's length does not change between requests
+	}{
+		{"/heartbeat", true}, {"/status", true}, {"/jobs/1", true}, {"/jobs/99", true}, {"/worker/w", true},
+		{"/", true}, {"/console/static/index.html", true}, {"/console/static/nope.css", true},
+		{"/console/summary", false}, {"/console/jobs?filter=all", true}, {"/console/jobs/1", true},
+		{"/console/workers", true}, {"/console/history", false}, {"/blacklist", true}, {"/metrics", false},
+	} {
+		identity := func(r *http.Request) { r.Header.Set("Accept-Encoding", "identity") }
+		get := s.rawRequest(t, "GET", c.path, "", nil, identity)
+		head := s.rawRequest(t, "HEAD", c.path, "", nil, identity)
+		if head.Code != get.Code || head.Body != "" {
+			t.Errorf("HEAD %s = %d %q, want %d with no body", c.path, head.Code, head.Body, get.Code)
+		}
+		if h, g := head.Header.Get("Content-Type"), get.Header.Get("Content-Type"); h != g {
+			t.Errorf("HEAD %s: Content-Type %q, GET's is %q", c.path, h, g)
+		}
+		n, err := strconv.Atoi(head.Header.Get("Content-Length"))
+		if err != nil || (c.stable && n != len(get.Body)) || (!c.stable && n <= 0) {
+			t.Errorf("HEAD %s: Content-Length %q, GET's body has %d bytes", c.path, head.Header.Get("Content-Length"), len(get.Body))
+		}
+	}
+	// The connection is still in step after the HEADs.
+	if r := s.do(t, "GET", "/heartbeat", nil); r.Code != 200 || r.Body != "buh-bump" {
+		t.Fatalf("GET /heartbeat = %d %q", r.Code, r.Body)
+	}
+	// HEAD where there is no GET is still a 405.
+	if r := s.do(t, "HEAD", "/work", nil); r.Code != 405 {
+		t.Fatalf("HEAD /work = %d, want 405", r.Code)
+	}
 }

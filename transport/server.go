@@ -92,7 +92,7 @@ func (s *Server) routes() *router.Router {
 	s.handle(r, "PUT", "/worker", s.worker)
 	s.handle(r, "GET", "/worker/{name}", s.workerUnit)
 	if m := s.opts.Metrics; m != nil {
-		r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(m.Handler()))
+		register(r, "GET", "/metrics", fasthttpadaptor.NewFastHTTPHandler(m.Handler()))
 	}
 	s.consoleRoutes(r)
 	return r
@@ -109,7 +109,16 @@ func (s *Server) handle(r *router.Router, method, path string, h fasthttp.Reques
 			observer.Observe(time.Since(start).Seconds())
 		}
 	}
+	register(r, method, path, h)
+}
+
+// register adds a route to r; a GET route answers HEAD too (fasthttp sends
+// the GET answer's headers, Content-Length included, without its body).
+func register(r *router.Router, method, path string, h fasthttp.RequestHandler) {
 	r.Handle(method, path, h)
+	if method == fasthttp.MethodGet {
+		r.Handle(fasthttp.MethodHead, path, h)
+	}
 }
 
 // handler wraps the router with what applies to every route: CloudCrowd's

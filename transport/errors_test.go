@@ -1,11 +1,15 @@
 package transport
 
 import (
+	"bufio"
+	"encoding/base64"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBodyOverMaxBody(t *testing.T) {
@@ -118,4 +122,58 @@ func TestClientErrorsAreJSON(t *testing.T) {
 	wantError(t, "POST /work without worker_name", s.do(t, "POST", "/work", form("worker_actions", "word_count")), 400)
 	wantError(t, "PUT /worker without name", s.do(t, "PUT", "/worker", form("thread_status", "x")), 400)
 	wantError(t, "POST /jobs bad", s.postJob(t, `{`), 400)
+}
+
+// rawExchange writes raw to a new connection as it is and reads the answer.
+func (s *testServer) rawExchange(t testing.TB, raw string) response {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, raw) // the server may answer and close before reading it all
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to %.60q: %v", raw, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{Code: resp.StatusCode, Header: resp.Header, Body: string(b)}
+}
+
+// A request fasthttp cannot read gets a short JSON error that repeats
+// nothing of the request (its credentials least of all): 431 for a URL or
+// headers over the read buffer, 413 for a body over max_body, 400 otherwise.
+func TestUnreadableRequestsRepeatNothing(t *testing.T) {
+	s := startServer(t, func(c *serverConfig) { c.opts.Login, c.opts.Password = "admin", "s3cret" })
+	creds := base64.StdEncoding.EncodeToString([]byte("admin:s3cret"))
+	auth := "Authorization: Basic " + creds + "\r\n"
+	for _, c := range []struct {
+		name, raw string
+		code      int
+	}{
+		{"headers over the read buffer", "GET /heartbeat HTTP/1.1\r\nHost: x\r\n" + auth + "X-Big: " + strings.Repeat("b", 8000) + "\r\n\r\n", 431},
+		{"a URL over the read buffer", "GET /heartbeat?" + strings.Repeat("u", 8000) + " HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 431},
+		{"a body over max_body", "POST /jobs HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 999999999999\r\n\r\n", 413},
+		{"a Content-Length past 64 bits", "POST /jobs HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 99999999999999999999\r\n\r\n", 400},
+		{"no method", "GET\r\n" + auth + "\r\n", 400},
+		{"a header without a colon", "GET /heartbeat HTTP/1.1\r\nHost: x\r\n" + auth + "Bad Header\r\n\r\n", 400},
+	} {
+		r := s.rawExchange(t, c.raw)
+		msg := wantError(t, c.name, r, c.code)
+		for _, leak := range []string{creds, "s3cret", "Basic", "Authorization", "bbbb", "uuuu", "heartbeat", "/jobs", "99999", "Bad Header"} {
+			if strings.Contains(r.Body, leak) {
+				t.Errorf("%s: the answer %q repeats %q from the request", c.name, r.Body, leak)
+			}
+		}
+		if len(msg) > 100 {
+			t.Errorf("%s: error %q is long for a fixed message", c.name, msg)
+		}
+	}
+	s.wantStatusBody(t, emptyStatus)
 }

@@ -61,15 +61,20 @@ func New(o Options) *Server {
 		ReadTimeout:                  60 * time.Second,
 		WriteTimeout:                 60 * time.Second,
 		IdleTimeout:                  120 * time.Second,
+		ReadBufferSize:               readBufferSize,
 		MaxRequestBodySize:           int(min(o.MaxBody, int64(maxInt))),
 		DisablePreParseMultipartForm: true,
 		ErrorHandler:                 s.requestError,
+		SecureErrorLogMessage:        true, // errors do not quote the request
 		Logger:                       fasthttpLogger{o.Logger},
 	}
 	return s
 }
 
 const maxInt = int(^uint(0) >> 1)
+
+// readBufferSize bounds the request line and headers (fasthttp's default).
+const readBufferSize = 4096
 
 func (s *Server) routes() *router.Router {
 	r := router.New()
@@ -166,19 +171,25 @@ func (s *Server) panicked(ctx *fasthttp.RequestCtx, v any) {
 	writeError(ctx, fasthttp.StatusInternalServerError, "internal error")
 }
 
-// requestError answers requests fasthttp could not read.
+// requestError answers requests fasthttp could not read. The answer
+// repeats nothing of the request: fasthttp's errors can quote it,
+// credentials included.
 func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	s.log.Debug("unreadable request", "error", err)
+	var small *fasthttp.ErrSmallBuffer
+	var timeout interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeError(ctx, fasthttp.StatusRequestEntityTooLarge,
 			fmt.Sprintf("request body is larger than max_body (%d bytes)", s.opts.MaxBody))
-		return
-	}
-	var timeout interface{ Timeout() bool }
-	if errors.As(err, &timeout) && timeout.Timeout() {
+	case errors.As(err, &small):
+		writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge,
+			fmt.Sprintf("the URL and headers are larger than %d bytes", readBufferSize))
+	case errors.As(err, &timeout) && timeout.Timeout():
 		writeError(ctx, fasthttp.StatusRequestTimeout, "request timed out")
-		return
+	default:
+		writeError(ctx, fasthttp.StatusBadRequest, "malformed HTTP request")
 	}
-	writeError(ctx, fasthttp.StatusBadRequest, "malformed request: "+err.Error())
 }
 
 func heartbeat(ctx *fasthttp.RequestCtx) {

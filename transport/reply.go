@@ -82,11 +82,17 @@ func unitBody(r actors.Reply) func([]byte) []byte {
 	return func(b []byte) []byte { return r.Unit.AppendJSON(b) }
 }
 
-// param is a form field, from the body first and then the query string, as
-// Sinatra merged them. It is valid until the handler returns.
+// param is a form field, from the body first (urlencoded or multipart) and
+// then the query string, as Sinatra merged them. It is valid until the
+// handler returns.
 func param(ctx *fasthttp.RequestCtx, key string) []byte {
 	if v := ctx.PostArgs().Peek(key); v != nil {
 		return v
+	}
+	if f, err := ctx.MultipartForm(); err == nil { // parsed once, in Server.handler
+		if vs := f.Value[key]; len(vs) > 0 {
+			return []byte(vs[0])
+		}
 	}
 	return ctx.QueryArgs().Peek(key)
 }

@@ -63,7 +63,7 @@ func New(o Options) *Server {
 		IdleTimeout:                  120 * time.Second,
 		ReadBufferSize:               readBufferSize,
 		MaxRequestBodySize:           int(min(o.MaxBody, int64(maxInt))),
-		DisablePreParseMultipartForm: true,
+		DisablePreParseMultipartForm: true, // parsed in handler, once authenticated
 		ErrorHandler:                 s.requestError,
 		SecureErrorLogMessage:        true, // errors do not quote the request
 		Logger:                       fasthttpLogger{o.Logger},
@@ -126,14 +126,20 @@ func register(r *router.Router, method, path string, h fasthttp.RequestHandler) 
 	}
 }
 
-// handler wraps the router with what applies to every route: CloudCrowd's
-// _method override and Basic authentication.
+// handler wraps the router with what applies to every route: Basic
+// authentication, reading a multipart/form-data body (param reads its
+// fields) and CloudCrowd's _method override.
 func (s *Server) handler(r *router.Router) fasthttp.RequestHandler {
 	next := r.Handler
 	return func(ctx *fasthttp.RequestCtx) {
 		if s.auth != nil && subtle.ConstantTimeCompare(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization), s.auth) != 1 {
 			ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Basic realm="CloudCrowd"`)
 			writeError(ctx, fasthttp.StatusUnauthorized, "authentication required")
+			return
+		}
+		// The body is in memory already, within max_body.
+		if _, err := ctx.MultipartForm(); err != nil && !errors.Is(err, fasthttp.ErrNoMultipartForm) {
+			badRequest(ctx, "the multipart/form-data body is malformed")
 			return
 		}
 		if ctx.IsPost() {

@@ -16,7 +16,7 @@ import (
 // itself as an application/json body.
 func (s *Server) createJob(ctx *fasthttp.RequestCtx) {
 	var raw []byte
-	if bytes.HasPrefix(ctx.Request.Header.ContentType(), []byte(jsonType)) {
+	if hasMediaType(ctx.Request.Header.ContentType(), jsonType) {
 		raw = ctx.PostBody()
 	} else {
 		raw = param(ctx, "job")

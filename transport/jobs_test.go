@@ -371,6 +371,22 @@ func TestHeartbeatAndConsole(t *testing.T) {
 	s.wantStatusBody(t, emptyStatus)
 }
 
+// A JSON body is recognised by its media type, compared without case and
+// without parameters; application/jsonfoo is not JSON.
+func TestCreateJobJSONMediaType(t *testing.T) {
+	s := startServer(t, nil)
+	const doc = `{"action":"word_count","inputs":[]}`
+	for i, ct := range []string{"Application/JSON", "APPLICATION/JSON; charset=UTF-8", "application/json ; charset=utf-8", "application/json;charset=utf-8"} {
+		r := s.rawRequest(t, "POST", "/jobs", ct, strings.NewReader(doc), nil)
+		if r.Code != 200 || jobID(t, r) != int64(i+1) {
+			t.Fatalf("POST /jobs (Content-Type %s) = %d %s, want 200 with job %d", ct, r.Code, r.Body, i+1)
+		}
+	}
+	for _, ct := range []string{"application/jsonfoo", "application/json-patch+json", "text/json"} {
+		wantError(t, "POST /jobs (Content-Type "+ct+")", s.rawRequest(t, "POST", "/jobs", ct, strings.NewReader(doc), nil), 400)
+	}
+}
+
 // HEAD answers wherever GET does, with GET's status, Content-Type and
 // Content-Length and no body (health checkers use HEAD /heartbeat).
 func TestHeadOnGetRoutes(t *testing.T) {

@@ -140,6 +140,15 @@ func boolParam(ctx *fasthttp.RequestCtx, key string) (value, ok bool) {
 	return false, false
 }
 
+// hasMediaType reports whether a Content-Type is the media type mt,
+// compared without case and without parameters such as "; charset=utf-8".
+func hasMediaType(contentType []byte, mt string) bool {
+	if i := bytes.IndexByte(contentType, ';'); i >= 0 {
+		contentType = contentType[:i]
+	}
+	return bytes.EqualFold(bytes.TrimSpace(contentType), []byte(mt))
+}
+
 // pathID parses the {id} of the route; ok is false (and the 404 written)
 // when it is not a positive integer.
 func pathID(ctx *fasthttp.RequestCtx, what string) (int64, bool) {

@@ -3,11 +3,13 @@ package transport
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/wire"
 	"github.com/valyala/fasthttp"
 )
 
@@ -157,11 +159,10 @@ func (s *Server) worker(ctx *fasthttp.RequestCtx) {
 	}
 	var interval time.Duration
 	if v := param(ctx, "check_in_interval"); len(v) > 0 {
-		// A worker is dead after three missed check-ins: below a tenth of a
-		// second it would be dead at once.
+		least, most := wire.MinCheckInInterval.Seconds(), wire.MaxCheckInInterval.Seconds()
 		secs, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || !(secs >= 0.1 && secs <= 86400) { // also refuses NaN
-			badRequest(ctx, "check_in_interval must be a number of seconds from 0.1 to 86400")
+		if err != nil || !(secs >= least && secs <= most) { // also refuses NaN
+			badRequest(ctx, fmt.Sprintf("check_in_interval must be a number of seconds from %v to %v", least, most))
 			return
 		}
 		interval = time.Duration(secs * float64(time.Second))

@@ -235,3 +235,11 @@ func (p *Pause) AppendJSON(b []byte) []byte {
 	b = p.CreatedAt.UTC().AppendFormat(b, time.RFC3339)
 	return append(b, `"}`...)
 }
+
+// The check_in_interval a worker may declare on PUT /worker. A worker is
+// dead after three missed check-ins: below a tenth of a second it would be
+// dead at once.
+const (
+	MinCheckInInterval = 100 * time.Millisecond
+	MaxCheckInInterval = 24 * time.Hour
+)

@@ -161,6 +161,9 @@ func New(o Options) (*Worker, error) {
 	if o.CheckInInterval <= 0 {
 		o.CheckInInterval = DefaultCheckInInterval
 	}
+	if o.CheckInInterval < wire.MinCheckInInterval || o.CheckInInterval > wire.MaxCheckInInterval {
+		return nil, fmt.Errorf("worker: the check-in interval %v is outside the coordinator's %v to %v", o.CheckInInterval, wire.MinCheckInInterval, wire.MaxCheckInInterval)
+	}
 	if o.MaxDownload <= 0 {
 		o.MaxDownload = DefaultMaxDownload
 	}

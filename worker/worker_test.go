@@ -457,6 +457,11 @@ func TestNewOptions(t *testing.T) {
 	if w.Actions() != "word_count" {
 		t.Errorf("actions %q, want word_count", w.Actions())
 	}
+	for _, every := range []time.Duration{50 * time.Millisecond, 25 * time.Hour} {
+		if _, err := worker.New(worker.Options{Config: cfg, CheckInInterval: every}); err == nil {
+			t.Errorf("a check-in every %v, which the coordinator refuses: no error", every)
+		}
+	}
 	cfg.DisabledActions = append(cfg.DisabledActions, "word_count")
 	if _, err := worker.New(worker.Options{Config: cfg}); err == nil {
 		t.Error("every action disabled: no error")

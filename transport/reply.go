@@ -100,9 +100,9 @@ func param(ctx *fasthttp.RequestCtx, key string) []byte {
 // Bounds on the text fields that the coordinator keeps and shows for as
 // long as a worker or a pause lives.
 const (
-	maxName    = 1024 // a worker name, an action name to pause
-	maxStatus  = 1024 // thread_status
-	maxActions = 4096 // worker_actions
+	maxName    = wire.MaxWorkerName // a worker name, an action name to pause
+	maxStatus  = wire.MaxThreadStatus
+	maxActions = wire.MaxWorkerActions
 )
 
 // checkText checks a text field the coordinator keeps: at most limit bytes of

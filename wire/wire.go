@@ -236,6 +236,14 @@ func (p *Pause) AppendJSON(b []byte) []byte {
 	return append(b, `"}`...)
 }
 
+// Bounds on the text a worker sends that the coordinator keeps and shows:
+// its name, its thread_status, and its comma-separated worker_actions.
+const (
+	MaxWorkerName    = 1024
+	MaxThreadStatus  = 1024
+	MaxWorkerActions = 4096
+)
+
 // The check_in_interval a worker may declare on PUT /worker. A worker is
 // dead after three missed check-ins: below a tenth of a second it would be
 // dead at once.

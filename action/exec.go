@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,11 +13,6 @@ import (
 
 // phasesTimeout bounds one run of `<file> phases`.
 const phasesTimeout = 5 * time.Second
-
-// phasesWaitDelay bounds how long a run waits, after its process ended or was
-// killed, for the output pipes to close (a child the file started may hold
-// them open).
-const phasesWaitDelay = time.Second
 
 // maxPhasesOutput bounds the standard output and the kept standard error of
 // `<file> phases`; its real output is a few words.
@@ -181,14 +175,12 @@ func (c *Catalog) runPhases(path string) (Phases, error) {
 	timeout := c.phasesTimeout
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "phases")
-	cmd.Dir = filepath.Dir(path)
+	cmd := command(ctx, filepath.Dir(path), path, "phases")
 	cmd.Stdin = nil // the null device
 	stdout, stderr := limitedBuffer{limit: maxPhasesOutput}, limitedBuffer{limit: maxPhasesOutput}
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
-	cmd.WaitDelay = phasesWaitDelay
-	err := cmd.Run()
+	err := runGroup(cmd)
 	if ctx.Err() != nil {
 		return Phases{}, fmt.Errorf("`phases` timed out after %v", timeout)
 	}

@@ -144,7 +144,7 @@ func runExec(ctx context.Context, path string, phase Phase, u *Unit) (json.RawMe
 	stdout := limitedBuffer{limit: maxExecOutput}
 	var stderr tailBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err = runGroup(cmd)
 	var ee *exec.ExitError
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -169,7 +169,7 @@ func runTool(ctx context.Context, dir, name string, args ...string) error {
 	cmd := command(ctx, dir, name, args...)
 	var msg tailBuffer
 	cmd.Stdout, cmd.Stderr = &msg, &msg // tools explain failures on either
-	err := cmd.Run()
+	err := runGroup(cmd)
 	switch {
 	case err == nil || errors.Is(err, exec.ErrWaitDelay):
 		return nil
@@ -181,16 +181,27 @@ func runTool(ctx context.Context, dir, name string, args ...string) error {
 	return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
 }
 
-// command prepares name to run in dir; cancelling ctx kills it and, where
-// the system has process groups, every process it started (setProcessGroup):
-// a shell's children, or the ghostscript that gm runs, would otherwise live
-// on and hold the pipes open.
+// command prepares name to run in dir with runGroup; cancelling ctx kills
+// it and, where the system has process groups, every process it started
+// (setProcessGroup): a shell's children, or the ghostscript that gm runs,
+// would otherwise live on and hold the pipes open.
 func command(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.WaitDelay = execWaitDelay
 	setProcessGroup(cmd)
 	return cmd
+}
+
+// runGroup runs a command made by command and then kills its process group,
+// so that nothing it started in the background (`sleep 300 &`) outlives the
+// run, even after a clean exit.
+func runGroup(cmd *exec.Cmd) error {
+	err := cmd.Run()
+	if cmd.Process != nil {
+		killGroup(cmd)
+	}
+	return err
 }
 
 // tailBuffer keeps about the last stderrTail bytes written to it.

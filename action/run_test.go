@@ -461,3 +461,57 @@ func TestTailBuffer(t *testing.T) {
 		t.Fatalf("tail = %d bytes %q…", len(got), got[:8])
 	}
 }
+
+// TestExecChildrenKilledAfterExit: what an exec action starts in the
+// background dies when the action exits cleanly, whether or not it holds
+// the action's standard output open, and so does what its `phases` run
+// starts.
+func TestExecChildrenKilledAfterExit(t *testing.T) {
+	dir, pids := t.TempDir(), t.TempDir()
+	t.Cleanup(func() { // the children a failing run leaves behind
+		ents, _ := os.ReadDir(pids)
+		for _, e := range ents {
+			if b, err := os.ReadFile(filepath.Join(pids, e.Name())); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	})
+	writeFileT(t, dir, "quiet.sh", `#!/bin/sh
+if [ "$1" = phases ]; then sleep 300 >/dev/null 2>&1 & echo $! > "`+pids+`/phases"; exit 0; fi
+sleep 300 >/dev/null 2>&1 &
+echo $! > "`+pids+`/quiet"
+echo 1
+`, 0o755)
+	writeFileT(t, dir, "holder.sh", `#!/bin/sh
+[ "$1" = phases ] && exit 0
+sleep 300 &
+echo $! > "`+pids+`/holder"
+echo 2
+`, 0o755)
+	c := NewCatalog(dir)
+	s := newTestStore(t)
+	for _, name := range []string{"quiet", "holder"} {
+		if out, err := c.Run(context.Background(), name, PhaseProcess, s.unit(t, "x", nil)); err != nil {
+			t.Fatalf("Run(%s) = %s, %v", name, out, err)
+		}
+	}
+	for _, name := range []string{"phases", "quiet", "holder"} {
+		b, err := os.ReadFile(filepath.Join(pids, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; alive(pid); i++ {
+			if i == 200 {
+				t.Errorf("the background child of the %s run (pid %d) still runs after the action exited", name, pid)
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}

@@ -186,6 +186,24 @@ func New(o Options) (*Worker, error) {
 	if cfg.TempStoragePath == "" {
 		return nil, errors.New("worker: temp_storage_path is empty")
 	}
+	names := actionNames(o.Catalog, cfg.DisabledActions)
+	if len(names) == 0 {
+		return nil, errors.New("worker: no actions to run: every action is disabled")
+	}
+	actions := strings.Join(names, ",")
+	if len(actions) > wire.MaxWorkerActions {
+		return nil, fmt.Errorf("worker: the actions' names take %d bytes joined by commas, more than the %d the coordinator takes; disable some (disabled_actions)", len(actions), wire.MaxWorkerActions)
+	}
+	var slots []*slot
+	pid := strconv.Itoa(os.Getpid())
+	for i := range o.Concurrency {
+		n := strconv.Itoa(i + 1)
+		name := n + "." + pid + "@" + o.Host
+		if len(name) > wire.MaxWorkerName {
+			return nil, fmt.Errorf("worker: the slot name %.40q... has %d bytes, more than the %d the coordinator takes; choose a shorter host name", name, len(name), wire.MaxWorkerName)
+		}
+		slots = append(slots, &slot{name: name, dirPrefix: n + "." + pid + "."})
+	}
 	if o.Store == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), max(cfg.OpenTimeout+cfg.ServerTimeout, 10*time.Second))
 		store, err := assets.FromConfig(ctx, cfg)
@@ -194,10 +212,6 @@ func New(o Options) (*Worker, error) {
 			return nil, fmt.Errorf("worker: %w", err)
 		}
 		o.Store = store
-	}
-	names := actionNames(o.Catalog, cfg.DisabledActions)
-	if len(names) == 0 {
-		return nil, errors.New("worker: no actions to run: every action is disabled")
 	}
 	c, err := client.New(cfg.CentralServer, client.Options{
 		Login:    cfg.Login,
@@ -216,17 +230,13 @@ func New(o Options) (*Worker, error) {
 		store:   o.Store,
 		dl:      newDownloader(o.Store, cfg.OpenTimeout, cfg.ServerTimeout, o.MaxDownload),
 		log:     o.Logger,
-		actions: strings.Join(names, ","),
+		actions: actions,
+		slots:   slots,
 		minWait: max(cfg.MinWorkerWait, minIdleWait),
 	}
 	w.maxWait = max(cfg.MaxWorkerWait, w.minWait)
 	w.download = w.dl.download
 	w.outage.log, w.outage.server = o.Logger, cfg.CentralServer
-	pid := strconv.Itoa(os.Getpid())
-	for i := range o.Concurrency {
-		n := strconv.Itoa(i + 1)
-		w.slots = append(w.slots, &slot{name: n + "." + pid + "@" + o.Host, dirPrefix: n + "." + pid + "."})
-	}
 	return w, nil
 }
 

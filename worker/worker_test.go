@@ -470,6 +470,33 @@ func TestNewOptions(t *testing.T) {
 
 func slot(n, pid int) string { return jsonNumber(n) + "." + jsonNumber(pid) + "@box" }
 
+// TestNewRefusesOverlongNames: a worker whose actions, joined, or whose
+// slots' names are longer than the coordinator takes does not start (the
+// coordinator would answer every request 400).
+func TestNewRefusesOverlongNames(t *testing.T) {
+	cfg := testConfig(t)
+	catalog := action.NewCatalog("")
+	for i := 0; len(strings.Join(catalog.Names(), ",")) <= wire.MaxWorkerActions; i++ {
+		catalog.Register(fmt.Sprintf("a_rather_long_action_name_number_%03d", i), action.Phases{})
+	}
+	_, err := worker.New(worker.Options{Config: cfg, Catalog: catalog, Host: "box"})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(wire.MaxWorkerActions)) {
+		t.Errorf("New with %d bytes of actions = %v, want an error naming the limit of %d",
+			len(strings.Join(catalog.Names(), ",")), err, wire.MaxWorkerActions)
+	}
+	host := strings.Repeat("h", wire.MaxWorkerName)
+	_, err = worker.New(worker.Options{Config: cfg, Host: host})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(wire.MaxWorkerName)) {
+		t.Errorf("New with a %d-byte host = %v, want an error naming the limit of %d", len(host), err, wire.MaxWorkerName)
+	}
+	// Just within the limit: the longest name, the last slot's, has 1024 bytes.
+	cfg.MaxWorkers = 10
+	host = strings.Repeat("h", wire.MaxWorkerName-len(fmt.Sprintf("10.%d@", os.Getpid())))
+	if _, err := worker.New(worker.Options{Config: cfg, Host: host}); err != nil {
+		t.Errorf("New with names of at most %d bytes: %v", wire.MaxWorkerName, err)
+	}
+}
+
 // TestRunRefusedCredentials: Run fails at once when the coordinator refuses
 // the worker's credentials.
 func TestRunRefusedCredentials(t *testing.T) {

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -110,6 +111,7 @@ type Worker struct {
 	// download is dl.download, made once: Unit.Download of every unit.
 	download func(ctx context.Context, url, path string) error
 	log      *slog.Logger
+	server   string // the coordinator's URL without its password, to show
 	actions  string // comma-separated, as POST /work wants them
 	slots    []*slot
 	minWait  time.Duration
@@ -213,14 +215,21 @@ func New(o Options) (*Worker, error) {
 		}
 		o.Store = store
 	}
+	// The coordinator's URL is shown without its password, in the log and
+	// in errors.
+	u, err := url.Parse(cfg.CentralServer)
+	if err != nil {
+		return nil, errors.New("worker: the coordinator's URL (central_server) does not parse")
+	}
+	server := u.Redacted()
 	c, err := client.New(cfg.CentralServer, client.Options{
 		Login:    cfg.Login,
 		Password: cfg.Password,
 		Timeout:  cfg.ServerTimeout,
 		MaxConns: o.Concurrency + checkInParallelism,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
+	if err != nil { // it quotes the URL
+		return nil, errors.New("worker: " + strings.ReplaceAll(err.Error(), strconv.Quote(cfg.CentralServer), strconv.Quote(server)))
 	}
 	w := &Worker{
 		o:       o,
@@ -230,13 +239,14 @@ func New(o Options) (*Worker, error) {
 		store:   o.Store,
 		dl:      newDownloader(o.Store, cfg.OpenTimeout, cfg.ServerTimeout, o.MaxDownload),
 		log:     o.Logger,
+		server:  server,
 		actions: actions,
 		slots:   slots,
 		minWait: max(cfg.MinWorkerWait, minIdleWait),
 	}
 	w.maxWait = max(cfg.MaxWorkerWait, w.minWait)
 	w.download = w.dl.download
-	w.outage.log, w.outage.server = o.Logger, cfg.CentralServer
+	w.outage.log, w.outage.server = o.Logger, server
 	return w, nil
 }
 
@@ -276,7 +286,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if !w.running.CompareAndSwap(false, true) {
 		return errors.New("worker: Run called twice")
 	}
-	w.log.Info("worker starting", "server", w.cfg.CentralServer, "slots", len(w.slots),
+	w.log.Info("worker starting", "server", w.server, "slots", len(w.slots),
 		"actions", w.actions, "first", w.slots[0].name)
 	if err := w.checkInAll(ctx, true); err != nil {
 		if ctx.Err() != nil {
@@ -460,7 +470,7 @@ func (w *Worker) checkInAll(ctx context.Context, first bool) error {
 			w.trouble("checking in", w.slots[0], err)
 			return err
 		case !client.IsUnavailable(err):
-			return fmt.Errorf("worker: checking in at %s: %w", w.cfg.CentralServer, err)
+			return fmt.Errorf("worker: checking in at %s: %w", w.server, err)
 		}
 		w.outage.fail(err)
 		if !sleep(ctx, backoff) {

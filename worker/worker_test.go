@@ -523,3 +523,36 @@ func testConfig(t *testing.T) config.Config {
 	cfg.LocalStoragePath = filepath.Join(t.TempDir(), "storage")
 	return cfg
 }
+
+// TestCredentialsNotLogged: a password in the coordinator's URL shows
+// neither in the worker's log nor in its errors: the URL is shown redacted.
+func TestCredentialsNotLogged(t *testing.T) {
+	t.Parallel()
+	// Logged at start and when the coordinator cannot be reached.
+	_, logs, stop := runWorker(t, "http://bob:s3cr3t@"+crowdbin.FreeAddr(t), func(o *worker.Options) { o.Concurrency = 1 })
+	waitFor(t, 30*time.Second, "the outage to be logged", func() bool { return logs.count("coordinator unreachable") == 1 })
+	stop()
+	if out := logs.String(); strings.Contains(out, "s3cr3t") || !strings.Contains(out, "bob:xxxxx@") {
+		t.Errorf("the log shows the password, or not the redacted URL:\n%s", out)
+	}
+
+	// In the error of a worker whose credentials are refused.
+	co := startCoordinator(t, func(c *coordConfig) { c.login, c.password = "bob", "s3cr3t" })
+	cfg := testConfig(t)
+	cfg.CentralServer = "http://bob:wr0ng@" + co.Addr
+	w, err := worker.New(worker.Options{Config: cfg, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := w.Run(ctx); err == nil || strings.Contains(err.Error(), "wr0ng") {
+		t.Errorf("Run = %v, want an error without the password", err)
+	}
+
+	// In the error of a URL the client refuses.
+	cfg.CentralServer = "http://bob:s3cr3t@127.0.0.1:1/?x=1"
+	if _, err := worker.New(worker.Options{Config: cfg, Logger: quietLogger()}); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("New = %v, want an error without the password", err)
+	}
+}

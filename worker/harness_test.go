@@ -47,6 +47,7 @@ type coordConfig struct {
 	addr     string   // listen address; default 127.0.0.1:0
 	login    string   // Basic authentication, when set
 	password string
+	maxBody  int64 // max_body; default 32 MiB
 }
 
 // coordinator is a running coordinator and its HTTP server.
@@ -61,6 +62,7 @@ type coordinator struct {
 	close   func() // stops it all; also run when the test ends
 
 	login, password string
+	maxBody         int64
 }
 
 // startCoordinator starts a coordinator (3 attempts per unit, no retry
@@ -83,7 +85,7 @@ func startCoordinator(t testing.TB, edit func(*coordConfig)) *coordinator {
 	for _, name := range cfg.register {
 		catalog.Register(name, action.Phases{})
 	}
-	c := &coordinator{Co: co, Catalog: catalog, login: cfg.login, password: cfg.password}
+	c := &coordinator{Co: co, Catalog: catalog, login: cfg.login, password: cfg.password, maxBody: cfg.maxBody}
 	c.listen(t, cfg.addr)
 	c.URL = "http://" + c.Addr
 	c.Client = newClient(t, c.URL)
@@ -111,7 +113,11 @@ func (c *coordinator) listen(t testing.TB, addr string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.srv = transport.New(transport.Options{Coordinator: c.Co, Catalog: c.Catalog, MaxBody: 32 << 20, Logger: quietLogger(),
+	maxBody := c.maxBody
+	if maxBody == 0 {
+		maxBody = 32 << 20
+	}
+	c.srv = transport.New(transport.Options{Coordinator: c.Co, Catalog: c.Catalog, MaxBody: maxBody, Logger: quietLogger(),
 		Login: c.login, Password: c.password})
 	c.Addr = ln.Addr().String()
 	c.stopped = false

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime"
@@ -412,35 +413,82 @@ func (w *Worker) dequeue(ctx context.Context, s *slot) *wire.WorkUnit {
 	}
 }
 
-// report sends a unit's result until the coordinator answers, and returns
-// the next unit that answer carries. It gives up on 404 and 409 (the unit
-// was taken back or deleted), on another refusal, and once hard is done.
+// report sends a unit's result and returns the next unit the coordinator's
+// answer carries. A result the coordinator refuses with a 4xx other than
+// 404 and 409 (413 for an output over max_body, 400) is sent again as a
+// failed attempt that names the refusal, so that the unit is retried or
+// fails by the usual rules instead of staying leased to the slot; if that
+// is refused too, the slot asks the coordinator what it holds (s.lost).
 func (w *Worker) report(ctx, hard context.Context, s *slot, u *wire.WorkUnit, res client.Result) *wire.WorkUnit {
+	next, refused := w.complete(hard, s, u, res)
+	if refused == nil {
+		return next
+	}
+	w.log.Error("result refused; reporting the attempt as failed", "worker", s.name, "unit", u.ID, "job", u.JobID, "err", refused)
+	res = client.Result{Output: jsonString(refusal(refused)), Time: res.Time}
+	if next, refused = w.complete(hard, s, u, res); refused != nil {
+		w.log.Error("the failed attempt was refused too; asking the coordinator for the slot's unit",
+			"worker", s.name, "unit", u.ID, "job", u.JobID, "err", refused)
+		s.lost = true
+	}
+	return next
+}
+
+// maxRefusal bounds the output that names a refused result.
+const maxRefusal = 300
+
+// refusal is the output of an attempt whose result the coordinator refused:
+// "the coordinator refused the result: 413 Request Entity Too Large: ...".
+func refusal(e *client.Error) string {
+	msg := "the coordinator refused the result: " + strconv.Itoa(e.Code) + " " + http.StatusText(e.Code)
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if len(msg) > maxRefusal {
+		msg = strings.ToValidUTF8(msg[:maxRefusal], "") + "…"
+	}
+	return msg
+}
+
+// complete sends a result until the coordinator answers, and returns the
+// next unit the answer carries, or the coordinator's refusal (a 4xx other
+// than 404 and 409). It gives up on 404 and 409 (the unit was taken back or
+// deleted), and once hard is done. An answer that does not read sets s.lost:
+// the result was recorded, and the answer may have leased the next unit.
+func (w *Worker) complete(hard context.Context, s *slot, u *wire.WorkUnit, res client.Result) (*wire.WorkUnit, *client.Error) {
 	backoff := retryFirst
 	for {
 		next, err := w.client.Complete(context.Background(), u.ID, s.name, w.actions, res)
+		var refused *client.Error
 		switch {
 		case err == nil:
 			w.outage.ok()
-			return next
+			return next, nil
 		case errors.Is(err, client.ErrConflict), errors.Is(err, client.ErrNotFound):
 			w.outage.ok()
 			w.log.Info("result not recorded: the unit was taken back or deleted",
 				"worker", s.name, "unit", u.ID, "job", u.JobID, "err", err)
 			s.lost = true // in case an earlier try went through and leased the next unit
-			return nil
-		case !client.IsUnavailable(err):
-			w.log.Error("result refused", "worker", s.name, "unit", u.ID, "job", u.JobID, "err", err)
-			return nil
+			return nil, nil
+		case client.IsUnavailable(err):
+			w.outage.fail(err)
+			s.lost = true
+			if !sleep(hard, backoff) {
+				w.log.Warn("result dropped: the coordinator did not answer before the grace period ended; the unit will be recovered when its lease lapses",
+					"worker", s.name, "unit", u.ID, "job", u.JobID)
+				return nil, nil
+			}
+			backoff = min(backoff*2, retryMax)
+		case errors.As(err, &refused):
+			w.outage.ok()
+			return nil, refused
+		default:
+			w.outage.ok()
+			w.log.Error("the coordinator's answer to a result does not read; asking it for the slot's unit",
+				"worker", s.name, "unit", u.ID, "job", u.JobID, "err", err)
+			s.lost = true
+			return nil, nil
 		}
-		w.outage.fail(err)
-		s.lost = true
-		if !sleep(hard, backoff) {
-			w.log.Warn("result dropped: the coordinator did not answer before the grace period ended; the unit will be recovered when its lease lapses",
-				"worker", s.name, "unit", u.ID, "job", u.JobID)
-			return nil
-		}
-		backoff = min(backoff*2, retryMax)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -554,5 +555,119 @@ func TestCredentialsNotLogged(t *testing.T) {
 	cfg.CentralServer = "http://bob:s3cr3t@127.0.0.1:1/?x=1"
 	if _, err := worker.New(worker.Options{Config: cfg, Logger: quietLogger()}); err == nil || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("New = %v, want an error without the password", err)
+	}
+}
+
+// big answers 8 KiB of output.
+type big struct{}
+
+func (big) Process(context.Context, *action.Unit) (any, error) {
+	return strings.Repeat("x", 8<<10), nil
+}
+
+// TestRefusedResultFails: a result the coordinator refuses (a 413 here: the
+// output is over max_body) is reported as a failed attempt that names the
+// refusal, so the unit is retried and then fails by the usual rules rather
+// than staying leased to the slot.
+func TestRefusedResultFails(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register, c.maxBody = []string{"big"}, 4<<10 })
+	_, logs, _ := runWorker(t, co.URL, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.Catalog = catalogWith("", map[string]action.Processor{"big": big{}})
+	})
+	j := waitJob(t, co.Client, submit(t, co.Client, client.Job{Action: "big", Inputs: []any{"x"}}).ID, 30*time.Second)
+	out := outputs(t, j)
+	want := "the coordinator refused the result: 413 Request Entity Too Large: request body is larger than max_body"
+	if msg, _ := out[0].(string); j.Status != "failed" || !strings.HasPrefix(msg, want) {
+		t.Fatalf("job %s %v, want failed with %q", j.Status, out, want)
+	}
+	d := getJSON[wire.JobDetail](t, co.URL, fmt.Sprintf("/console/jobs/%d", j.ID))
+	if u := d.Units[0]; u.Attempts != 3 || len(u.Errors) != 3 {
+		t.Errorf("unit %+v, want 3 failed attempts", u)
+	}
+	if n := logs.count(`msg="result refused`); n != 3 {
+		t.Errorf("%d refusals logged, want 3", n)
+	}
+}
+
+// TestRefusedFailureLost: when the failed attempt that reports a refused
+// result is refused too, the slot asks the coordinator for the unit it
+// holds (as after a lost answer) and runs it again, rather than leaving it
+// leased.
+func TestRefusedFailureLost(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"noop"} })
+	target, _ := url.Parse(co.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var (
+		mu      sync.Mutex
+		refused []string // the bodies of the refused reports
+	)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/work/") {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(refused) < 2 {
+				body, _ := io.ReadAll(r.Body)
+				refused = append(refused, string(body))
+				http.Error(w, `{"error":"refused by the test"}`, http.StatusBadRequest)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close) // after the worker's check-out, which runWorker's cleanup does
+	_, logs, _ := runWorker(t, front.URL, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.Catalog = catalogWith("", map[string]action.Processor{"noop": noop{}})
+	})
+	j := waitJob(t, co.Client, submit(t, co.Client, client.Job{Action: "noop", Inputs: []any{"x"}}).ID, 30*time.Second)
+	if j.Status != "succeeded" {
+		t.Fatalf("job %s %s, want succeeded", j.Status, j.Outputs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(refused) != 2 || !strings.Contains(refused[0], "status=succeeded") ||
+		!strings.Contains(refused[1], "status=failed") || !strings.Contains(refused[1], "refused+by+the+test") {
+		t.Errorf("the refused reports %q, want the success, then a failure naming the refusal", refused)
+	}
+	if logs.count("resuming a unit whose lease answer was lost") != 1 {
+		t.Errorf("the unit was not resumed")
+	}
+	d := getJSON[wire.JobDetail](t, co.URL, fmt.Sprintf("/console/jobs/%d", j.ID))
+	if u := d.Units[0]; u.Attempts != 1 || len(u.Errors) != 0 {
+		t.Errorf("unit %+v, want one attempt, the success", u)
+	}
+}
+
+// TestUnreadableAnswer: when the answer to a result is a 200 that does not
+// decode, the next unit it may have leased is found again (GET
+// /worker/:name) and run, rather than left leased.
+func TestUnreadableAnswer(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"noop"} })
+	target, _ := url.Parse(co.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var garbled atomic.Bool
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/work/") && garbled.CompareAndSwap(false, true) {
+			proxy.ServeHTTP(httptest.NewRecorder(), r) // the report is recorded...
+			w.Write([]byte("<html>not JSON</html>"))   // ...but its answer does not read
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	_, logs, _ := runWorker(t, front.URL, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.Catalog = catalogWith("", map[string]action.Processor{"noop": noop{}})
+	})
+	j := waitJob(t, co.Client, submit(t, co.Client, client.Job{Action: "noop", Inputs: []any{"a", "b", "c"}}).ID, 30*time.Second)
+	if j.Status != "succeeded" || !garbled.Load() {
+		t.Fatalf("job %s %s (an answer garbled: %v)", j.Status, j.Outputs, garbled.Load())
+	}
+	if logs.count("resuming a unit whose lease answer was lost") != 1 {
+		t.Errorf("the unit the unreadable answer leased was not resumed")
 	}
 }

@@ -420,13 +420,13 @@ func (w *Worker) dequeue(ctx context.Context, s *slot) *wire.WorkUnit {
 // fails by the usual rules instead of staying leased to the slot; if that
 // is refused too, the slot asks the coordinator what it holds (s.lost).
 func (w *Worker) report(ctx, hard context.Context, s *slot, u *wire.WorkUnit, res client.Result) *wire.WorkUnit {
-	next, refused := w.complete(hard, s, u, res)
+	next, refused := w.complete(ctx, hard, s, u, res)
 	if refused == nil {
 		return next
 	}
 	w.log.Error("result refused; reporting the attempt as failed", "worker", s.name, "unit", u.ID, "job", u.JobID, "err", refused)
 	res = client.Result{Output: jsonString(refusal(refused)), Time: res.Time}
-	if next, refused = w.complete(hard, s, u, res); refused != nil {
+	if next, refused = w.complete(ctx, hard, s, u, res); refused != nil {
 		w.log.Error("the failed attempt was refused too; asking the coordinator for the slot's unit",
 			"worker", s.name, "unit", u.ID, "job", u.JobID, "err", refused)
 		s.lost = true
@@ -455,10 +455,16 @@ func refusal(e *client.Error) string {
 // than 404 and 409). It gives up on 404 and 409 (the unit was taken back or
 // deleted), and once hard is done. An answer that does not read sets s.lost:
 // the result was recorded, and the answer may have leased the next unit.
-func (w *Worker) complete(hard context.Context, s *slot, u *wire.WorkUnit, res client.Result) (*wire.WorkUnit, *client.Error) {
+// Once the worker is stopping (ctx done) it sends no actions, so that the
+// answer leases no next unit.
+func (w *Worker) complete(ctx, hard context.Context, s *slot, u *wire.WorkUnit, res client.Result) (*wire.WorkUnit, *client.Error) {
 	backoff := retryFirst
 	for {
-		next, err := w.client.Complete(context.Background(), u.ID, s.name, w.actions, res)
+		actions := w.actions
+		if ctx.Err() != nil {
+			actions = ""
+		}
+		next, err := w.client.Complete(context.Background(), u.ID, s.name, actions, res)
 		var refused *client.Error
 		switch {
 		case err == nil:

@@ -379,8 +379,8 @@ func TestShutdownAbandonsStuckAction(t *testing.T) {
 }
 
 // TestShutdownFinishesRunningUnit: on shutdown a running unit that ends
-// within the grace period is reported, and the next unit, which the report's
-// answer leased to the slot, is not run but given back.
+// within the grace period is reported, and the next unit is not run: it
+// stays queued with no attempt.
 func TestShutdownFinishesRunningUnit(t *testing.T) {
 	t.Parallel()
 	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"gate"} })
@@ -670,4 +670,42 @@ func TestUnreadableAnswer(t *testing.T) {
 	if logs.count("resuming a unit whose lease answer was lost") != 1 {
 		t.Errorf("the unit the unreadable answer leased was not resumed")
 	}
+}
+
+// TestShutdownTakesNoNextUnit: once the worker is stopping, a slot that
+// reports its unit while another still runs one is handed no next unit
+// (it reports with no actions), so the queued unit stays ready for other
+// workers instead of waiting, leased, for the stop to end.
+func TestShutdownTakesNoNextUnit(t *testing.T) {
+	t.Parallel()
+	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"hold", "gate"} })
+	hold, g := newGate(), newGate()
+	release := sync.OnceFunc(hold.open)
+	defer release()
+	_, logs, stop := runWorker(t, co.URL, func(o *worker.Options) {
+		o.Concurrency = 2
+		o.Grace = time.Minute
+		o.Catalog = catalogWith("", map[string]action.Processor{"hold": hold, "gate": g})
+	})
+	submit(t, co.Client, client.Job{Action: "hold", Inputs: []any{"x"}})
+	waitStarted(t, hold)
+	j := submit(t, co.Client, client.Job{Action: "gate", Inputs: []any{"first", "second"}})
+	waitStarted(t, g)
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	waitFor(t, time.Minute, "the worker to begin stopping", func() bool { return logs.count("worker stopping") == 1 })
+	g.open()
+	waitFor(t, time.Minute, "the first unit to be reported", func() bool {
+		d := getJSON[wire.JobDetail](t, co.URL, fmt.Sprintf("/console/jobs/%d", j.ID))
+		return d.Units[0].State == "succeeded"
+	})
+	st, err := co.Client.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Units.Leased != 1 || st.Units.Ready != 1 {
+		t.Errorf("while the other slot finishes: units %+v, want the held one leased and the second ready", st.Units)
+	}
+	release()
+	<-stopped
 }

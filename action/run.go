@@ -44,6 +44,19 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("%s %s: exit status %d", filepath.Base(e.Path), e.Phase, e.Code)
 }
 
+// KilledBySignal reports whether err says that an action's process died of
+// a signal it was not sent by its run's context (which gives a context
+// error instead): an exec action's *ExitError, or a tool's *exec.ExitError
+// that a built-in action's error wraps.
+func KilledBySignal(err error) bool {
+	var e *ExitError
+	if errors.As(err, &e) {
+		return e.Code < 0
+	}
+	var ee *exec.ExitError
+	return errors.As(err, &ee) && ee.ExitCode() < 0
+}
+
 // has reports whether the phases include phase.
 func (p Phases) has(phase Phase) bool {
 	switch phase {

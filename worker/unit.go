@@ -22,15 +22,24 @@ import (
 const abandonAfter = 2 * time.Second
 
 // process runs one attempt at u and returns its result. finished is false
-// when the attempt was cut short by the end of the grace period (hard): it
-// is not reported, and the check-out gives the unit back.
-func (w *Worker) process(hard context.Context, s *slot, u *wire.WorkUnit) (res client.Result, finished bool) {
+// when the attempt was cut short: by the end of the grace period (hard), or
+// by a signal that killed its action once the worker is stopping (ctx done;
+// systemd signals the whole cgroup). Such an attempt is not reported, and
+// the check-out gives the unit back without counting it.
+func (w *Worker) process(ctx, hard context.Context, s *slot, u *wire.WorkUnit) (res client.Result, finished bool) {
 	start := time.Now()
 	out, err := w.attempt(hard, s, u)
 	res = client.Result{Succeeded: err == nil, Output: out, Time: time.Since(start)}
 	if err != nil {
-		if hard.Err() != nil {
-			w.log.Info("unit cut short by the end of the grace period; it goes back to the queue",
+		var by string
+		switch {
+		case hard.Err() != nil:
+			by = "the end of the grace period"
+		case ctx.Err() != nil && action.KilledBySignal(err):
+			by = "a signal while the worker stops"
+		}
+		if by != "" {
+			w.log.Info("unit cut short by "+by+"; it goes back to the queue",
 				"worker", s.name, "unit", u.ID, "job", u.JobID, "action", u.Action)
 			return res, false
 		}

@@ -371,9 +371,9 @@ func (w *Worker) loop(ctx, hard context.Context, s *slot) {
 			wait = w.minWait
 		}
 		s.set(statusWorking)
-		res, finished := w.process(hard, s, u)
+		res, finished := w.process(ctx, hard, s, u)
 		if !finished {
-			break // cut short by the end of the grace period: the check-out gives it back
+			break // cut short: the check-out gives it back
 		}
 		u = w.report(ctx, hard, s, u, res)
 	}

@@ -16,9 +16,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -708,4 +710,46 @@ func TestShutdownTakesNoNextUnit(t *testing.T) {
 	}
 	release()
 	<-stopped
+}
+
+// TestShutdownSignalledActionNotReported: an exec action killed by a signal
+// once the worker is stopping (systemd signals the whole cgroup) was cut
+// short, not failed: it is not reported, and the check-out gives its unit
+// back with no attempt counted.
+func TestShutdownSignalledActionNotReported(t *testing.T) {
+	t.Parallel()
+	actions, pids := t.TempDir(), t.TempDir()
+	writeAction(t, actions, "nap", "#!/bin/sh\n[ \"$1\" = phases ] && exit 0\necho $$ > \""+pids+"/pid\"\nsleep 60\necho '\"slept\"'\n")
+	co := startCoordinator(t, func(c *coordConfig) { c.actions = actions })
+	_, logs, stop := runWorker(t, co.URL, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.Grace = time.Minute
+		o.Config.ActionsPath = actions
+	})
+	j := submit(t, co.Client, client.Job{Action: "nap", Inputs: []any{"x"}})
+	var pid int
+	waitFor(t, time.Minute, "the action to start", func() bool {
+		b, err := os.ReadFile(filepath.Join(pids, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	})
+	t.Cleanup(func() { syscall.Kill(-pid, syscall.SIGKILL) })
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	waitFor(t, time.Minute, "the worker to begin stopping", func() bool { return logs.count("worker stopping") == 1 })
+	if err := syscall.Kill(-pid, syscall.SIGTERM); err != nil { // the action's process group
+		t.Fatal(err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the worker did not stop within 30 s of its action's death")
+	}
+	if logs.count("unit failed") != 0 || logs.count("unit cut short") != 1 {
+		t.Errorf("the killed action was reported as a failure, or not logged as cut short")
+	}
+	d := getJSON[wire.JobDetail](t, co.URL, fmt.Sprintf("/console/jobs/%d", j.ID))
+	if u := d.Units[0]; u.State != "queued" || u.Attempts != 0 || len(u.Errors) != 0 {
+		t.Errorf("unit %+v, want queued with no attempt", u)
+	}
 }

@@ -334,3 +334,56 @@ func TestProcessPDFs(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondSignalStopsNow: a second SIGTERM during the graceful stop cuts
+// it short: the running exec action's process group is killed, the slot
+// checks out (its unit goes back with no attempt counted), and the worker
+// exits non-zero, rather than dying and leaving the action running.
+func TestSecondSignalStopsNow(t *testing.T) {
+	t.Parallel()
+	actions, pids := t.TempDir(), t.TempDir()
+	killNaps(t, pids)
+	writeAction(t, actions, "nap", napScript)
+	co := startCoordinator(t, func(c *coordConfig) { c.actions = actions })
+	_, _, env := workDirs(t)
+	w := startWorker(t, "worker", co.URL, append(env, "NAP_PIDS="+pids), "--actions-dir", actions, "--grace", "1m")
+	j := submit(t, co.Client, client.Job{Action: "nap", Inputs: []any{"60"}})
+	leasedUnit(t, co.Client, w.slotName(1), time.Minute)
+	waitNap(t, pids)
+	ents, err := os.ReadDir(pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nap, _ := strconv.Atoi(ents[0].Name())
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the worker to begin stopping", func() bool { return strings.Contains(w.out.String(), "worker stopping") })
+	if code := w.signal(syscall.SIGTERM, 30*time.Second); code == 0 {
+		t.Errorf("exit code 0 after a second SIGTERM, want non-zero")
+	}
+	if out := w.out.String(); !strings.Contains(out, "worker stopped") || !strings.Contains(out, "cut short") {
+		t.Errorf("the worker did not cut its unit short and stop:\n%s", out)
+	}
+	for i := 0; processAlive(nap); i++ {
+		if i == 200 {
+			t.Fatalf("the action (pid %d) still runs after the worker exited", nap)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	u, err := co.Client.Dequeue(context.Background(), "probe", "nap")
+	if err != nil || u == nil || u.JobID != j.ID || u.Attempts != 0 {
+		t.Fatalf("the queue gave %+v, %v; want job %d's unit with attempts 0", u, err, j.ID)
+	}
+}
+
+// processAlive reports whether pid runs (a zombie does not: nobody may reap
+// orphans in a container).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil // no /proc
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || !strings.HasPrefix(string(b[i:]), ") Z")
+}

@@ -119,6 +119,9 @@ type Worker struct {
 	maxWait  time.Duration
 	outage   outage
 	running  atomic.Bool
+	// now is closed by StopNow.
+	now     chan struct{}
+	nowOnce sync.Once
 }
 
 // slot is one named worker.
@@ -244,12 +247,20 @@ func New(o Options) (*Worker, error) {
 		actions: actions,
 		slots:   slots,
 		minWait: max(cfg.MinWorkerWait, minIdleWait),
+		now:     make(chan struct{}),
 	}
 	w.maxWait = max(cfg.MaxWorkerWait, w.minWait)
 	w.download = w.dl.download
 	w.outage.log, w.outage.server = o.Logger, server
 	return w, nil
 }
+
+// StopNow ends the grace period at once (crowd worker calls it on a second
+// signal): running actions are cancelled (an exec action's process group
+// is killed), their units are not reported, and Run checks every slot out,
+// which gives them back, and returns. If Run's context is not done yet, it
+// also stops taking work. It may be called at any time, more than once.
+func (w *Worker) StopNow() { w.nowOnce.Do(func() { close(w.now) }) }
 
 // actionNames is the catalog's actions minus the disabled ones.
 func actionNames(c *action.Catalog, disabled []string) []string {
@@ -287,6 +298,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	if !w.running.CompareAndSwap(false, true) {
 		return errors.New("worker: Run called twice")
 	}
+	ctx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
+	go func() {
+		select {
+		case <-w.now:
+			stopWork()
+		case <-ctx.Done():
+		}
+	}()
 	w.log.Info("worker starting", "server", w.server, "slots", len(w.slots),
 		"actions", w.actions, "first", w.slots[0].name)
 	if err := w.checkInAll(ctx, true); err != nil {
@@ -311,9 +331,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer t.Stop()
 		select {
 		case <-t.C:
-			cancelHard()
+		case <-w.now:
+			w.log.Info("worker stopping now: running units are cut short")
 		case <-hard.Done():
+			return
 		}
+		cancelHard()
 	}()
 
 	checkCtx, stopChecks := context.WithCancel(context.Background())

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,7 +31,9 @@ minus disabled_actions), runs them and reports the results.
 
 SIGINT or SIGTERM stops it gracefully: no new work is taken, running units
 have --grace to finish and be reported, and every slot checks out, which
-gives back whatever it still holds. It then exits 0.`,
+gives back whatever it still holds. It then exits 0. A second signal ends
+the grace period at once: running actions are killed, the slots check out,
+and it exits 1.`,
 		Args: cobra.NoArgs,
 	}
 	fs := cmd.Flags()
@@ -62,11 +66,29 @@ gives back whatever it still holds. It then exits 0.`,
 		if err != nil {
 			return err
 		}
-		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-		defer stop()
-		// The first signal starts the graceful stop; a second one kills.
-		go func() { <-ctx.Done(); stop() }()
-		return w.Run(ctx)
+		// The first signal starts the graceful stop; a second one ends it
+		// at once (StopNow), and a third one kills.
+		sigs := make(chan os.Signal, 2)
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(sigs)
+		ctx, cancel := context.WithCancel(cmd.Context())
+		defer cancel()
+		var stoppedNow atomic.Bool
+		go func() {
+			<-sigs
+			cancel()
+			<-sigs
+			signal.Stop(sigs)
+			stoppedNow.Store(true)
+			w.StopNow()
+		}()
+		if err := w.Run(ctx); err != nil {
+			return err
+		}
+		if stoppedNow.Load() {
+			return errors.New("worker: stopped by a second signal: running units were cut short and given back")
+		}
+		return nil
 	}
 	return cmd
 }

@@ -12,6 +12,7 @@ command -v gs >/dev/null || need+=(ghostscript)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v python3 >/dev/null || need+=(python3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "deps: installing Debian packages: ${need[*]}"
 	sudo=""

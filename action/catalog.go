@@ -9,6 +9,7 @@
 package action
 
 import (
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -104,6 +105,13 @@ type Catalog struct {
 // found in dir ("" = none). Scanning dir logs nothing; the problems it skipped
 // over are available from Problems (and from any later Scan).
 func NewCatalog(dir string) *Catalog {
+	if dir != "" {
+		// An action runs in its unit's work directory: a relative path
+		// would be looked up from there.
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+	}
 	c := &Catalog{
 		dir:           dir,
 		relooked:      make(map[string]time.Time),

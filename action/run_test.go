@@ -545,3 +545,24 @@ func TestKilledBySignal(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// An actions folder given as a relative path (--actions-dir actions) finds
+// and runs its actions, although each runs in its unit's work directory.
+func TestExecRelativeActionsDir(t *testing.T) {
+	parent := t.TempDir()
+	if err := os.Mkdir(filepath.Join(parent, "actions"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFileT(t, filepath.Join(parent, "actions"), "echo.sh", echoScript, 0o755)
+	t.Chdir(parent)
+	c := NewCatalog("actions")
+	if p, ok := c.Lookup("echo"); !ok || !p.Split {
+		t.Fatalf("echo in a relative actions folder: %+v, %v; problems %v", p, ok, c.Problems())
+	}
+	s := newTestStore(t)
+	var got struct{ Phase string }
+	run(t, c, "echo", PhaseProcess, s.unit(t, "x", map[string]any{}), &got)
+	if got.Phase != string(PhaseProcess) {
+		t.Fatalf("ran as phase %q, want process", got.Phase)
+	}
+}

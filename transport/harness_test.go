@@ -20,6 +20,7 @@ import (
 // 127.0.0.1, with an in-memory journal that keeps its records.
 type testServer struct {
 	URL     string
+	Srv     *Server
 	Co      *actors.Coordinator
 	Journal persistence.Journal
 	Catalog *action.Catalog
@@ -84,7 +85,7 @@ func serve(t testing.TB, co *actors.Coordinator, journal persistence.Journal, cf
 	}
 	go srv.Serve(ln)
 	return &testServer{
-		URL: "http://" + ln.Addr().String(), Co: co, Journal: journal, Catalog: catalog,
+		URL: "http://" + ln.Addr().String(), Srv: srv, Co: co, Journal: journal, Catalog: catalog,
 		client: &http.Client{Timeout: 30 * time.Second},
 		user:   cfg.opts.Login, pass: cfg.opts.Password,
 	}, srv

@@ -15,6 +15,9 @@ import (
 // POST /jobs: job=<JSON> in a form or the query string, or the job object
 // itself as an application/json body.
 func (s *Server) createJob(ctx *fasthttp.RequestCtx) {
+	if s.refuseWhileDraining(ctx) {
+		return
+	}
 	var raw []byte
 	if hasMediaType(ctx.Request.Header.ContentType(), jsonType) {
 		raw = ctx.PostBody()

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/documentcloud/crowd/action"
@@ -44,6 +45,24 @@ type Server struct {
 	srv     *fasthttp.Server
 	auth    []byte // the expected Authorization header; nil when auth is off
 	names   names  // worker names and action lists, interned
+
+	draining atomic.Bool // set by Drain
+}
+
+// Drain makes the server refuse new work while it shuts down: POST /jobs
+// and POST /work answer 503. Reports, check-outs and queries go on, so the
+// units under way can finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// refuseWhileDraining answers 503 once Drain was called, and reports
+// whether it did.
+func (s *Server) refuseWhileDraining(ctx *fasthttp.RequestCtx) bool {
+	if !s.draining.Load() {
+		return false
+	}
+	ctx.Response.Header.Set("Retry-After", "5")
+	writeError(ctx, fasthttp.StatusServiceUnavailable, "the coordinator is shutting down; try again shortly")
+	return true
 }
 
 // New builds the server and its routes.

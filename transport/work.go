@@ -19,6 +19,9 @@ const statusRequired = "Completing a work unit must specify status."
 
 // POST /work: lease the oldest ready unit of the worker's actions.
 func (s *Server) dequeue(ctx *fasthttp.RequestCtx) {
+	if s.refuseWhileDraining(ctx) {
+		return
+	}
 	worker, ok := s.workerName(ctx, "worker_name")
 	if !ok {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -125,7 +126,7 @@ func runServer(ctx context.Context, cfg config.Config, workers int) error {
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	stopWorkers, err := startWorkers(ctx, cfg, workers, ln.Addr(), catalog, store, log)
+	stopWorkers, workersNow, err := startWorkers(ctx, cfg, workers, ln.Addr(), catalog, store, log)
 	if err != nil {
 		return err
 	}
@@ -134,21 +135,42 @@ func runServer(ctx context.Context, cfg config.Config, workers int) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// A second signal hurries the shutdown along: the in-process workers'
+	// units are cut short (they go back to the queue) and the requests in
+	// flight are not waited for. The final snapshot is still written.
+	second := make(chan os.Signal, 1)
+	signal.Notify(second, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(second)
+	stop()
+	log.Info("shutting down; a second signal cuts running units short")
+	srv.Drain() // no new jobs or leases; the units under way are reported
+	shutdown, hurry := context.WithTimeout(context.Background(), 30*time.Second)
+	defer hurry()
+	go func() {
+		select {
+		case <-second:
+			log.Warn("second signal: stopping now")
+			workersNow()
+			hurry()
+		case <-shutdown.Done():
+		}
+	}()
 	stopWorkers() // they finish their units and check out while the server still answers
 	// Stop taking requests and answer those in flight, then snapshot what
 	// they changed, so that the next start replays only the snapshot.
-	log.Info("shutting down")
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	if err := srv.Shutdown(shutdown); err != nil {
-		log.Error("http shutdown", "err", err)
+		log.Warn("http shutdown: requests in flight were cut short", "err", err)
 	}
 	stopSnapshots()
 	<-snapshots
 	if err := snap.Take(); err != nil {
 		log.Error("final snapshot", "err", err)
 	}
-	if err := co.Stop(shutdown); err != nil {
+	// The actors get a deadline of their own: the HTTP shutdown may have
+	// used up its own.
+	stopping, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := co.Stop(stopping); err != nil {
 		log.Error("actors stop", "err", err)
 	}
 	return wal.Close()

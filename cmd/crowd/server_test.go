@@ -775,3 +775,79 @@ func TestPprofFlag(t *testing.T) {
 	}
 	s.stopOK()
 }
+
+// TestSecondSignalStopsNow: with in-process workers, the first SIGTERM
+// drains (no new job is taken) and waits for the running unit; a second one
+// cuts it short, and the server still exits 0 with its final snapshot. The
+// unit is ready again after the restart, its attempt not counted.
+func TestSecondSignalStopsNow(t *testing.T) {
+	actions := t.TempDir()
+	script := "#!/bin/sh\nif [ \"$1\" = phases ]; then echo process; exit 0; fi\nsleep 120\necho '\"late\"'\n"
+	if err := os.WriteFile(filepath.Join(actions, "slow"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	sc := serverConfig{args: []string{"--workers", "1"}, env: []string{"CROWD_ACTIONS_PATH=" + actions}}
+	s := startServer(t, "server with a worker", dir, sc)
+	c := newAPIClient(s.url())
+	defer c.close()
+	job, _, err := c.submit("slow", []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the in-process worker runs the unit.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, body, err := c.do("GET", "/status", nil)
+		if err == nil && code == http.StatusOK && strings.Contains(string(body), `"leased":1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the in-process worker never took the unit:\n%s", s.log.String())
+		}
+	}
+
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Draining: a new job is refused while the unit runs on.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, _, err := c.submit(gm, []string{"b"})
+		var se *statusError
+		if errors.As(err, &se) && se.code == http.StatusServiceUnavailable {
+			break
+		}
+		if time.Now().After(deadline) || s.exited() {
+			t.Fatalf("after SIGTERM, POST /jobs answered %v, want 503 while the unit runs", err)
+		}
+	}
+	c.close()
+	// The second signal: the server would otherwise wait out the worker's
+	// 30 s grace for a unit that sleeps for two minutes.
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the server still runs 15 s after a second signal")
+	}
+	s.checkLog()
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit code %d after the second signal, want 0", code)
+	}
+	if _, ok := s.logField("snapshot written", "generation"); !ok {
+		t.Fatal(`no "snapshot written" at shutdown`)
+	}
+
+	s = startServer(t, "restarted", dir, serverConfig{})
+	c = newAPIClient(s.url())
+	defer c.close()
+	u, err := c.fetchWork("w", "slow")
+	if err != nil || u == nil || u.JobID != job.ID || u.Attempts != 0 {
+		t.Fatalf("after the restart, POST /work = %+v, %v; want job %d's unit with 0 attempts", u, err, job.ID)
+	}
+	if _, _, ok, err := c.job(job.ID + 1); ok || err != nil {
+		t.Fatalf("the job submitted while draining: exists %v (%v), want a 404", ok, err)
+	}
+	s.stopOK()
+}

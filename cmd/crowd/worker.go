@@ -112,17 +112,18 @@ func parseSeconds(flag, s string) (time.Duration, error) {
 
 // startWorkers runs n worker slots in the server's process, against the
 // server's own listener, until ctx is done or stop is called; stop returns
-// once they have finished their units and checked out. n <= 0 starts none.
+// once they have finished their units and checked out, and now cuts their
+// running units short meanwhile. n <= 0 starts none.
 func startWorkers(ctx context.Context, cfg config.Config, n int, addr net.Addr, catalog *action.Catalog,
-	store assets.Store, log *slog.Logger) (stop func(), err error) {
+	store assets.Store, log *slog.Logger) (stop, now func(), err error) {
 	if n <= 0 {
-		return func() {}, nil
+		return func() {}, func() {}, nil
 	}
 	// The listener's own address, or loopback when it listens on every
 	// address (":9173").
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return nil, fmt.Errorf("workers: the server's address %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("workers: the server's address %s: %w", addr, err)
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
@@ -134,7 +135,7 @@ func startWorkers(ctx context.Context, cfg config.Config, n int, addr net.Addr, 
 	w, err := worker.New(worker.Options{Config: cfg, Concurrency: n, Catalog: catalog, Store: store,
 		Logger: log.With("component", "worker")})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -144,5 +145,5 @@ func startWorkers(ctx context.Context, cfg config.Config, n int, addr net.Addr, 
 			log.Error("in-process workers stopped", "err", err)
 		}
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); <-done }, w.StopNow, nil
 }

@@ -340,5 +340,11 @@ func (c Config) Validate() error {
 	if c.HTTPAuthentication && c.Login == "" {
 		return errors.New("config: http_authentication is on but login is empty")
 	}
+	if c.Listen == "" {
+		return errors.New("config: listen: empty; give an address such as :9173")
+	}
+	if c.DataDir == "" {
+		return errors.New("config: data_dir: empty; give a folder for the journal")
+	}
 	return nil
 }

@@ -339,6 +339,8 @@ func TestValidate(t *testing.T) {
 		{"max body zero", func(c *Config) { _ = c.Set("max_body", "0") }, "config: max_body: 0 bytes is too small; it must be more than 0"},
 		{"auth without login", func(c *Config) { c.HTTPAuthentication = true }, "config: http_authentication is on but login is empty"},
 		{"auth with login", func(c *Config) { c.HTTPAuthentication = true; c.Login = "a" }, ""},
+		{"empty listen", func(c *Config) { c.Listen = "" }, "config: listen: empty; give an address such as :9173"},
+		{"empty data dir", func(c *Config) { c.DataDir = "" }, "config: data_dir: empty; give a folder for the journal"},
 		{"zero backoff", func(c *Config) { c.RetryBackoff = 0; c.UnitTimeout = 0 }, ""},
 		{"s3", func(c *Config) { c.Storage = "s3"; c.Fsync = "off" }, ""},
 	}

@@ -36,6 +36,9 @@ workers and gathers the results.`,
 	pprofAddr := fs.String("pprof", "", "serve Go's profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
 	flags := newConfigFlags(fs, map[string]string{"listen": "listen", "data-dir": "data_dir", "fsync": "fsync"})
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *workers < 0 {
+			return fmt.Errorf("--workers: %d is negative", *workers)
+		}
 		log := newLogger()
 		cfg, err := flags.load(fs, log)
 		if err != nil {

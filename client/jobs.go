@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -90,35 +91,116 @@ func (c *Client) Status(ctx context.Context) (wire.Status, error) {
 	return s, err
 }
 
-// DefaultPoll is Wait's poll interval when it is given none.
-const DefaultPoll = 250 * time.Millisecond
+// Wait's defaults.
+const (
+	// DefaultPoll is the poll interval when WaitOptions.Poll is not set.
+	DefaultPoll = 250 * time.Millisecond
+	// DefaultOutage is how long Wait keeps retrying while the coordinator
+	// is unavailable, when WaitOptions.Outage is not set.
+	DefaultOutage = 5 * time.Minute
+	// MaxRetryInterval caps the back-off between the retries of an outage
+	// (unless the poll interval is longer).
+	MaxRetryInterval = 10 * time.Second
+)
 
-// Wait polls the job every poll interval (DefaultPoll when poll <= 0) until
-// it is complete (succeeded or failed), calling progress (may be nil) with
-// each state it sees, the final one included. It returns the final job, or
-// the first error: ctx's error once ctx is done, or that of a request (a
-// job deleted meanwhile matches ErrNotFound).
+// WaitOptions tune WaitWith. The zero value is usable.
+type WaitOptions struct {
+	// Poll is how often the job is read; DefaultPoll when <= 0.
+	Poll time.Duration
+	// Outage bounds how long the coordinator may stay unavailable (an
+	// error IsUnavailable reports: a connection error, a timeout, a 5xx
+	// answer such as the 503 of a coordinator shutting down) before the
+	// wait gives up: DefaultOutage when 0; when negative, the first such
+	// error ends the wait.
+	Outage time.Duration
+	// Progress (may be nil) is called with each state of the job that the
+	// wait sees, the final one included.
+	Progress func(wire.Job)
+	// Unavailable (may be nil) is called once at the start of an outage,
+	// with its first error; Available (may be nil) when the coordinator
+	// answers again, with how long the outage lasted.
+	Unavailable func(err error)
+	Available   func(down time.Duration)
+}
+
+// Wait is WaitWith with the poll interval poll, the default outage bound
+// and progress (may be nil).
 func (c *Client) Wait(ctx context.Context, id int64, poll time.Duration, progress func(wire.Job)) (wire.Job, error) {
+	return c.WaitWith(ctx, id, WaitOptions{Poll: poll, Progress: progress})
+}
+
+// WaitWith polls the job every o.Poll until it is complete (succeeded or
+// failed), and returns the final job.
+//
+// While the coordinator is unavailable (restarting, shutting down,
+// unreachable) it retries, after o.Poll and then twice as long each time up
+// to MaxRetryInterval, for up to o.Outage from the first failed request;
+// past that it returns an error that wraps the last one (IsUnavailable
+// reports it). Any other error ends the wait at once: a job deleted
+// meanwhile is an error matching ErrNotFound, and once ctx is done it
+// returns ctx.Err().
+func (c *Client) WaitWith(ctx context.Context, id int64, o WaitOptions) (wire.Job, error) {
+	poll := o.Poll
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
-	var timer *time.Timer
+	outage := o.Outage
+	if outage == 0 {
+		outage = DefaultOutage
+	}
+	var (
+		timer     *time.Timer
+		downSince time.Time // when the outage began; zero while the coordinator answers
+		giveUp    time.Time // downSince + outage
+		retry     time.Duration
+		lastErr   error // the outage's last error
+	)
 	for {
-		j, err := c.Job(ctx, id)
-		if err != nil {
+		j, err := c.pollJob(ctx, id, giveUp)
+		if err != nil && ctx.Err() == nil && errors.Is(err, errOutageBound) {
+			err = lastErr // the bound cut the request short: the outage goes on
+		}
+		wait := poll
+		switch {
+		case err == nil:
+			if !downSince.IsZero() {
+				if o.Available != nil {
+					o.Available(time.Since(downSince))
+				}
+				downSince, giveUp, lastErr = time.Time{}, time.Time{}, nil
+			}
+			if o.Progress != nil {
+				o.Progress(j)
+			}
+			if complete(j.Status) {
+				return j, nil
+			}
+		case ctx.Err() != nil:
+			return wire.Job{}, ctx.Err()
+		case outage < 0 || !IsUnavailable(err):
 			return wire.Job{}, err
-		}
-		if progress != nil {
-			progress(j)
-		}
-		if complete(j.Status) {
-			return j, nil
+		default:
+			now := time.Now()
+			lastErr = err
+			if downSince.IsZero() {
+				downSince, giveUp, retry = now, now.Add(outage), poll
+				if o.Unavailable != nil {
+					o.Unavailable(err)
+				}
+			} else {
+				retry = min(2*retry, max(MaxRetryInterval, poll))
+			}
+			if !now.Before(giveUp) {
+				return wire.Job{}, fmt.Errorf("client: the coordinator has been unavailable for %v: %w",
+					now.Sub(downSince).Round(time.Second), err)
+			}
+			wait = min(retry, giveUp.Sub(now))
 		}
 		if timer == nil {
-			timer = time.NewTimer(poll)
+			timer = time.NewTimer(wait)
 			defer timer.Stop()
 		} else {
-			timer.Reset(poll)
+			timer.Reset(wait)
 		}
 		select {
 		case <-ctx.Done():
@@ -126,4 +208,25 @@ func (c *Client) Wait(ctx context.Context, id int64, poll time.Duration, progres
 		case <-timer.C:
 		}
 	}
+}
+
+// errOutageBound is the cause of a request that WaitWith's outage bound cut
+// short.
+const errOutageBound = constError("the outage bound passed")
+
+// pollJob reads the job; during an outage (giveUp is not zero) the request
+// ends by giveUp, with an error matching errOutageBound if it has to.
+func (c *Client) pollJob(ctx context.Context, id int64, giveUp time.Time) (wire.Job, error) {
+	if giveUp.IsZero() {
+		return c.Job(ctx, id)
+	}
+	rctx, cancel := context.WithDeadline(ctx, giveUp)
+	defer cancel()
+	j, err := c.Job(rctx, id)
+	// The request's deadline may pass (send reports DeadlineExceeded) a
+	// moment before rctx's own timer marks rctx done.
+	if err != nil && ctx.Err() == nil && (rctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) {
+		return j, errOutageBound
+	}
+	return j, err
 }

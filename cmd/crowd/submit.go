@@ -20,9 +20,13 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Exit codes of the client commands: 1 for a failed job or any other
-// error (main), 2 for a command line that cannot work.
-const exitUsage = 2
+// Exit codes of the client commands: 1 for any error (main's code; for
+// crowd submit, only a failed job), 2 for a command line that cannot work,
+// and for crowd submit 3 when it could not learn the job's outcome.
+const (
+	exitUsage     = 2
+	exitNoOutcome = 3
+)
 
 func submitCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -32,11 +36,20 @@ func submitCommand() *cobra.Command {
 unit per INPUT, run by the action NAME. It prints the job as JSON.
 
 With --wait it shows the job's progress on standard error until the job is
-complete, then prints its outputs (one line of JSON) on standard output, and
-exits 1 when the job failed.
+complete, then prints its outputs (one line of JSON) on standard output, after
+the job's line. While the coordinator cannot be reached or answers 5xx (it is
+restarting, say) it keeps trying, telling so on standard error, for up to
+--unreachable-timeout; the job itself survives a restart of the coordinator.
 
 INPUTs are strings (URLs, text); with --json-inputs each INPUT is read as JSON.
-Exit codes: 0 done, 1 the job failed or a request did, 2 a usage error.`,
+
+Exit codes:
+  0  the job was submitted (with --wait: it succeeded)
+  1  with --wait: the job failed (its outputs are printed all the same)
+  2  a usage error: a flag, an INPUT or the configuration cannot work
+  3  no outcome: the coordinator could not be reached (with --wait, for longer
+     than --unreachable-timeout) or refused the job, the job was deleted
+     while waiting, or the wait was interrupted`,
 		Example: `  crowd submit --action word_count --wait https://example.org/a.txt https://example.org/b.txt
   crowd submit --action graphics_magick --options '{"steps":[...]}' file:///data/in.png`,
 	}
@@ -49,6 +62,8 @@ Exit codes: 0 done, 1 the job failed or a request did, 2 a usage error.`,
 	wait := fs.Bool("wait", false, "follow the job until it is complete, then print its outputs")
 	jsonInputs := fs.Bool("json-inputs", false, "read each INPUT as JSON rather than as a string")
 	poll := fs.Duration("poll", client.DefaultPoll, "with --wait: how often to read the job")
+	unreachable := fs.Duration("unreachable-timeout", client.DefaultOutage,
+		"with --wait: how long the coordinator may stay unreachable before the command gives up (exit 3); 0 gives up at once")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { usageExit(c, err); return nil })
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if *actionName == "" {
@@ -72,23 +87,33 @@ Exit codes: 0 done, 1 the job failed or a request did, 2 a usage error.`,
 			}
 			job.Options = json.RawMessage(*options)
 		}
+		if *unreachable < 0 {
+			usageExit(cmd, fmt.Errorf("--unreachable-timeout must not be negative: %v", *unreachable))
+		}
 		c, _, err := cc.client(cmd)
 		if err != nil {
-			return err
+			failExit(cmd, exitUsage, err)
 		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		j, err := c.Submit(ctx, job)
 		if err != nil {
-			return err
+			failExit(cmd, exitNoOutcome, err)
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%s\n", j.AppendJSON(nil))
 		if !*wait {
 			return nil
 		}
-		final, err := follow(ctx, c, j, *poll)
-		if err != nil {
-			return fmt.Errorf("waiting for job %d: %w", j.ID, err)
+		outage := *unreachable
+		if outage == 0 {
+			outage = -1 // client.WaitOptions: no retry
+		}
+		final, err := follow(ctx, c, j, *poll, outage)
+		switch {
+		case errors.Is(err, client.ErrNotFound):
+			failExit(cmd, exitNoOutcome, fmt.Errorf("waiting for job %d: the job no longer exists (deleted meanwhile): %w", j.ID, err))
+		case err != nil:
+			failExit(cmd, exitNoOutcome, fmt.Errorf("waiting for job %d: %w", j.ID, err))
 		}
 		outputs := final.Outputs
 		if len(outputs) == 0 {
@@ -101,7 +126,7 @@ Exit codes: 0 done, 1 the job failed or a request did, 2 a usage error.`,
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "%s\n", line.Bytes())
 		if final.Status != "succeeded" {
-			return fmt.Errorf("job %d %s", final.ID, final.Status)
+			return fmt.Errorf("job %d %s", final.ID, final.Status) // main exits 1
 		}
 		return nil
 	}
@@ -109,8 +134,11 @@ Exit codes: 0 done, 1 the job failed or a request did, 2 a usage error.`,
 }
 
 // follow waits for the job to complete, drawing a progress bar on standard
-// error: percent, the phase and its units, and the time elapsed.
-func follow(ctx context.Context, c *client.Client, j wire.Job, poll time.Duration) (wire.Job, error) {
+// error: percent, the phase and its units, and the time elapsed. It retries
+// while the coordinator is unavailable, for up to outage (see
+// client.WaitOptions), with a line on standard error when the coordinator
+// stops answering and one when it answers again.
+func follow(ctx context.Context, c *client.Client, j wire.Job, poll, outage time.Duration) (wire.Job, error) {
 	bar := progressbar.NewOptions(100,
 		progressbar.OptionSetWriter(os.Stderr),
 		progressbar.OptionSetDescription(describe(j)),
@@ -122,13 +150,25 @@ func follow(ctx context.Context, c *client.Client, j wire.Job, poll time.Duratio
 		progressbar.OptionSetRenderBlankState(true),
 	)
 	units := j.WorkUnits
-	final, err := c.Wait(ctx, j.ID, poll, func(j wire.Job) {
-		if j.WorkUnits == 0 { // complete: keep showing the last phase's units
-			j.WorkUnits = units
-		}
-		units = j.WorkUnits
-		bar.Describe(describe(j))
-		bar.Set(j.PercentComplete)
+	final, err := c.WaitWith(ctx, j.ID, client.WaitOptions{
+		Poll:   poll,
+		Outage: outage,
+		Progress: func(j wire.Job) {
+			if j.WorkUnits == 0 { // complete: keep showing the last phase's units
+				j.WorkUnits = units
+			}
+			units = j.WorkUnits
+			bar.Describe(describe(j))
+			bar.Set(j.PercentComplete)
+		},
+		Unavailable: func(err error) {
+			bar.Clear()
+			fmt.Fprintf(os.Stderr, "crowd submit: the coordinator is unreachable (%v); retrying for up to %v\n", err, outage)
+		},
+		Available: func(down time.Duration) {
+			bar.Clear()
+			fmt.Fprintf(os.Stderr, "crowd submit: the coordinator answers again (after %v)\n", down.Round(100*time.Millisecond))
+		},
 	})
 	if err == nil {
 		bar.Finish()
@@ -182,6 +222,12 @@ func (cf *clientFlags) client(cmd *cobra.Command) (*client.Client, config.Config
 	}
 	c, err := client.New(cfg.CentralServer, client.Options{Login: cfg.Login, Password: cfg.Password, Timeout: cfg.ServerTimeout})
 	return c, cfg, err
+}
+
+// failExit reports an error that ends the command and exits with code.
+func failExit(cmd *cobra.Command, code int, err error) {
+	fmt.Fprintf(cmd.ErrOrStderr(), "crowd %s: %v\n", cmd.Name(), err)
+	os.Exit(code)
 }
 
 // usageExit reports a command line that cannot work and exits 2.

@@ -93,9 +93,9 @@ func TestSubmitWaitWithServerWorkers(t *testing.T) {
 			t.Errorf("crowd %v: exit %d (stderr %q), want 2", args, code, stderr)
 		}
 	}
-	// A job the coordinator refuses: exit 1.
-	if _, stderr, code := runCrowd(t, nil, "submit", "--server", url, "--action", "no_such_action", "x"); code != 1 || !strings.Contains(stderr, "400") {
-		t.Errorf("an unknown action: exit %d, stderr %q; want 1 and the 400", code, stderr)
+	// A job the coordinator refuses: exit 3 (no outcome), not 1 (the job failed).
+	if _, stderr, code := runCrowd(t, nil, "submit", "--server", url, "--action", "no_such_action", "x"); code != 3 || !strings.Contains(stderr, "400") {
+		t.Errorf("an unknown action: exit %d, stderr %q; want 3 and the 400", code, stderr)
 	}
 
 	// crowd status: an incomplete job, held by a probe worker, and the

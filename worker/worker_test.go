@@ -412,35 +412,43 @@ func TestShutdownFinishesRunningUnit(t *testing.T) {
 	}
 }
 
-// TestLostAnswerRecovered: when the answer to a PUT /work/:id is lost after
-// the coordinator acted on it, the next unit it leased to the slot is found
-// again (GET /worker/:name) and run, rather than left leased forever.
-func TestLostAnswerRecovered(t *testing.T) {
-	t.Parallel()
-	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"noop"} })
-	target, _ := url.Parse(co.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var dropped atomic.Bool
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/work/") && dropped.CompareAndSwap(false, true) {
-			// Forward the first completion, then drop its answer.
-			proxy.ServeHTTP(httptest.NewRecorder(), r)
-			panic(http.ErrAbortHandler)
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close) // after the worker's check-out, which runWorker's cleanup does
-	_, logs, _ := runWorker(t, front.URL, func(o *worker.Options) {
-		o.Concurrency = 1
-		o.Catalog = catalogWith("", map[string]action.Processor{"noop": noop{}})
-	})
-	j := submit(t, co.Client, client.Job{Action: "noop", Inputs: []any{"a", "b", "c"}})
-	j = waitJob(t, co.Client, j.ID, time.Minute)
-	if j.Status != "succeeded" || !dropped.Load() {
-		t.Fatalf("job %s %s (an answer dropped: %v)", j.Status, j.Outputs, dropped.Load())
-	}
-	if logs.count("resuming a unit whose lease answer was lost") != 1 {
-		t.Errorf("the lost lease was not resumed:\n%s", logs.String())
+// TestSpoiledAnswerRecovered: when the answer to a PUT /work/:id is lost
+// after the coordinator acted on it, or is a 200 that does not decode, the
+// next unit it leased to the slot is found again (GET /worker/:name) and
+// run, rather than left leased forever.
+func TestSpoiledAnswerRecovered(t *testing.T) {
+	for name, spoil := range map[string]func(http.ResponseWriter){
+		"lost":       func(http.ResponseWriter) { panic(http.ErrAbortHandler) },
+		"unreadable": func(w http.ResponseWriter) { w.Write([]byte("<html>not JSON</html>")) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"noop"} })
+			target, _ := url.Parse(co.URL)
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			var spoiled atomic.Bool
+			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/work/") && spoiled.CompareAndSwap(false, true) {
+					proxy.ServeHTTP(httptest.NewRecorder(), r) // the report is recorded, but its answer spoiled
+					spoil(w)
+					return
+				}
+				proxy.ServeHTTP(w, r)
+			}))
+			t.Cleanup(front.Close) // after the worker's check-out, which runWorker's cleanup does
+			_, logs, _ := runWorker(t, front.URL, func(o *worker.Options) {
+				o.Concurrency = 1
+				o.Catalog = catalogWith("", map[string]action.Processor{"noop": noop{}})
+			})
+			j := submit(t, co.Client, client.Job{Action: "noop", Inputs: []any{"a", "b", "c"}})
+			j = waitJob(t, co.Client, j.ID, time.Minute)
+			if j.Status != "succeeded" || !spoiled.Load() {
+				t.Fatalf("job %s %s (an answer spoiled: %v)", j.Status, j.Outputs, spoiled.Load())
+			}
+			if logs.count("resuming a unit whose lease answer was lost") != 1 {
+				t.Errorf("the unit the spoiled answer leased was not resumed:\n%s", logs.String())
+			}
+		})
 	}
 }
 
@@ -640,37 +648,6 @@ func TestRefusedFailureLost(t *testing.T) {
 	d := getJSON[wire.JobDetail](t, co.URL, fmt.Sprintf("/console/jobs/%d", j.ID))
 	if u := d.Units[0]; u.Attempts != 1 || len(u.Errors) != 0 {
 		t.Errorf("unit %+v, want one attempt, the success", u)
-	}
-}
-
-// TestUnreadableAnswer: when the answer to a result is a 200 that does not
-// decode, the next unit it may have leased is found again (GET
-// /worker/:name) and run, rather than left leased.
-func TestUnreadableAnswer(t *testing.T) {
-	t.Parallel()
-	co := startCoordinator(t, func(c *coordConfig) { c.register = []string{"noop"} })
-	target, _ := url.Parse(co.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	var garbled atomic.Bool
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/work/") && garbled.CompareAndSwap(false, true) {
-			proxy.ServeHTTP(httptest.NewRecorder(), r) // the report is recorded...
-			w.Write([]byte("<html>not JSON</html>"))   // ...but its answer does not read
-			return
-		}
-		proxy.ServeHTTP(w, r)
-	}))
-	t.Cleanup(front.Close)
-	_, logs, _ := runWorker(t, front.URL, func(o *worker.Options) {
-		o.Concurrency = 1
-		o.Catalog = catalogWith("", map[string]action.Processor{"noop": noop{}})
-	})
-	j := waitJob(t, co.Client, submit(t, co.Client, client.Job{Action: "noop", Inputs: []any{"a", "b", "c"}}).ID, 30*time.Second)
-	if j.Status != "succeeded" || !garbled.Load() {
-		t.Fatalf("job %s %s (an answer garbled: %v)", j.Status, j.Outputs, garbled.Load())
-	}
-	if logs.count("resuming a unit whose lease answer was lost") != 1 {
-		t.Errorf("the unit the unreadable answer leased was not resumed")
 	}
 }
 

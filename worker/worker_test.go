@@ -436,10 +436,7 @@ func TestSpoiledAnswerRecovered(t *testing.T) {
 				proxy.ServeHTTP(w, r)
 			}))
 			t.Cleanup(front.Close) // after the worker's check-out, which runWorker's cleanup does
-			_, logs, _ := runWorker(t, front.URL, func(o *worker.Options) {
-				o.Concurrency = 1
-				o.Catalog = catalogWith("", map[string]action.Processor{"noop": noop{}})
-			})
+			logs := runNoopWorker(t, front.URL)
 			j := submit(t, co.Client, client.Job{Action: "noop", Inputs: []any{"a", "b", "c"}})
 			j = waitJob(t, co.Client, j.ID, time.Minute)
 			if j.Status != "succeeded" || !spoiled.Load() {
@@ -628,10 +625,7 @@ func TestRefusedFailureLost(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close) // after the worker's check-out, which runWorker's cleanup does
-	_, logs, _ := runWorker(t, front.URL, func(o *worker.Options) {
-		o.Concurrency = 1
-		o.Catalog = catalogWith("", map[string]action.Processor{"noop": noop{}})
-	})
+	logs := runNoopWorker(t, front.URL)
 	j := waitJob(t, co.Client, submit(t, co.Client, client.Job{Action: "noop", Inputs: []any{"x"}}).ID, 30*time.Second)
 	if j.Status != "succeeded" {
 		t.Fatalf("job %s %s, want succeeded", j.Status, j.Outputs)
@@ -729,4 +723,14 @@ func TestShutdownSignalledActionNotReported(t *testing.T) {
 	if u := d.Units[0]; u.State != "queued" || u.Attempts != 0 || len(u.Errors) != 0 {
 		t.Errorf("unit %+v, want queued with no attempt", u)
 	}
+}
+
+// runNoopWorker runs one slot offering the noop action against url.
+func runNoopWorker(t *testing.T, url string) *logBuffer {
+	t.Helper()
+	_, logs, _ := runWorker(t, url, func(o *worker.Options) {
+		o.Concurrency = 1
+		o.Catalog = catalogWith("", map[string]action.Processor{"noop": noop{}})
+	})
+	return logs
 }

@@ -126,7 +126,10 @@ func (d *dispatcher) lease(ctx actor.Context, worker, actions string, cl call) {
 		cl.answer(Reply{Outcome: NoContent})
 		return
 	}
-	cl.answer(Reply{Outcome: OK, Unit: e.View()})
+	if !cl.answer(Reply{Outcome: OK, Unit: e.View()}) { // the worker gave up waiting
+		d.queue.Release(worker, []int64{e.Unit})
+		ctx.Send(d.c.registry, &activity{worker: worker, released: e.Unit})
+	}
 }
 
 // lost hands units whose lease ended without a report to their jobs, which

@@ -177,7 +177,9 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 			}
 			m.call.fail(err)
 		case m.hasNext:
-			m.call.answer(Reply{Outcome: OK, Unit: m.next})
+			if !m.call.answer(Reply{Outcome: OK, Unit: m.next}) { // the worker gave up waiting
+				a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, next: m.next.ID})
+			}
 		default:
 			m.call.answer(Reply{Outcome: NoContent})
 		}

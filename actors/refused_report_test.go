@@ -1,7 +1,11 @@
 package actors
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/documentcloud/crowd/persistence"
 )
@@ -36,5 +40,38 @@ func TestRefusedReportReturnsItsUnits(t *testing.T) {
 	}
 	if r := c.Dequeue("other", acts); r.Outcome != NoContent {
 		t.Fatalf("a third unit was leased (outcome %d): a unit is queued twice", r.Outcome)
+	}
+}
+
+// A worker that gives up waiting for the answer to its report (the journal
+// was slow past the request timeout) never hears of the next unit that
+// answer carried: the unit goes back to the queue for anyone, rather than
+// stay leased to the worker.
+func TestAbandonedAnswerReturnsTheNextUnit(t *testing.T) {
+	j := &heldJournal{Memory: persistence.NewMemory(false)}
+	c, err := Start(Settings{RequestTimeout: time.Nanosecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, j, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop(context.Background())
+	mustOK(t, c.CreateJob(JobSpec{Action: "a", Inputs: []string{"x", "y"}, Options: []byte(`{}`)}))
+	first := mustOK(t, c.Dequeue("w", "a")).Unit
+
+	j.stall()
+	if r := c.Complete(Report{Unit: first.ID, Worker: "w", Actions: "a", Succeeded: true, Output: []byte(`1`)}); r.Outcome != Unavailable {
+		t.Fatalf("the report while the journal stalls: outcome %d, want Unavailable (timed out)", r.Outcome)
+	}
+	j.release() // the report is durable now; its answer, with the next unit, finds no one
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		r := c.Dequeue("other", "a")
+		if r.Outcome == OK {
+			if r.Unit.ID == first.ID || r.Unit.Input != "y" {
+				t.Fatalf("leased %+v, want the job's second unit", r.Unit)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the next unit stayed leased to the worker that gave up waiting")
+		}
 	}
 }

@@ -44,12 +44,16 @@ type call chan Reply
 
 func newCall() call { return make(call, 1) }
 
-// answer delivers r; a second answer is dropped, so a request that was
-// already answered cannot be answered twice after a panic.
-func (c call) answer(r Reply) {
+// answer delivers r and reports whether the asker gets it: a second answer
+// is dropped (a request answered before a panic is not answered twice), and
+// so is an answer after the asker gave up waiting. An answer that hands
+// over a unit checks, and takes the unit back when no one got it.
+func (c call) answer(r Reply) bool {
 	select {
 	case c <- r:
+		return true
 	default:
+		return false
 	}
 }
 
@@ -66,7 +70,15 @@ func (c call) wait(b *beat, timeout time.Duration) Reply {
 			return r
 		case <-b.next():
 			if left <= 0 {
-				return Reply{Outcome: Unavailable, Err: errTimeout}
+				// Fill the call, so that a late answer is refused (and its
+				// sender knows), unless the answer came just now.
+				timedOut := Reply{Outcome: Unavailable, Err: errTimeout}
+				select {
+				case c <- timedOut:
+					return timedOut
+				case r := <-c:
+					return r
+				}
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,6 +75,20 @@ func jobsJSON(t testing.TB, c *Coordinator, upTo int64) map[int64]string {
 	return out
 }
 
+// restart stops d and starts a coordinator on its data dir again, and fails
+// unless jobs 1 to upTo read as they did before (what says when).
+func restart(t *testing.T, d *durable, dir string, upTo int64, when string) *durable {
+	t.Helper()
+	want := jobsJSON(t, d.c, upTo)
+	d.stop(t)
+	d = startDurable(t, dir)
+	if got := jobsJSON(t, d.c, upTo); !maps.Equal(got, want) {
+		d.stop(t)
+		t.Fatalf("%s:\n got %v\nwant %v", when, got, want)
+	}
+	return d
+}
+
 // work submits jobs and completes some of their units, failing a few.
 func work(t testing.TB, c *Coordinator, jobs int) {
 	t.Helper()
@@ -98,14 +113,8 @@ func TestSnapshotThenLogRestoresEverything(t *testing.T) {
 	}
 	work(t, d.c, 10) // after the snapshot: only in the log
 	mustOK(t, d.c.DeleteJob(3))
-	want := jobsJSON(t, d.c, 40)
-	d.stop(t)
-
-	d = startDurable(t, dir)
+	d = restart(t, d, dir, 40, "after restart")
 	defer d.stop(t)
-	if got := jobsJSON(t, d.c, 40); !mapsEqual(got, want) {
-		t.Fatalf("after restart:\n got %v\nwant %v", got, want)
-	}
 	if r := mustOK(t, d.c.CreateJob(JobSpec{Action: "graphics_magick", Inputs: []string{"n"}, Options: []byte(`{}`)})); r.Job.ID != 31 {
 		t.Fatalf("next job id %d, want 31", r.Job.ID)
 	}
@@ -173,17 +182,12 @@ func TestLoadSnapshotNewerThanLog(t *testing.T) {
 	copyFile(t, snap, filepath.Join(old, filepath.Base(snap)))
 
 	d = startDurable(t, old)
-	if got := jobsJSON(t, d.c, 20); !mapsEqual(got, want) {
+	if got := jobsJSON(t, d.c, 20); !maps.Equal(got, want) {
 		t.Fatalf("state from a snapshot newer than the log:\n got %v\nwant %v", got, want)
 	}
 	work(t, d.c, 3)
-	want = jobsJSON(t, d.c, 30)
+	d = restart(t, d, old, 30, "work after it did not survive a restart")
 	d.stop(t)
-	d = startDurable(t, old)
-	defer d.stop(t)
-	if got := jobsJSON(t, d.c, 30); !mapsEqual(got, want) {
-		t.Fatalf("work after it did not survive a restart:\n got %v\nwant %v", got, want)
-	}
 }
 
 // A steady load (submit, work, delete) keeps the data dir bounded: the log
@@ -308,16 +312,4 @@ func copyFile(t *testing.T, from, to string) {
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func mapsEqual(a, b map[int64]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

@@ -40,14 +40,7 @@ func TestSnapshotAfterAFinishedJobChanges(t *testing.T) {
 	if err := d.snap.Take(); err != nil {
 		t.Fatal(err)
 	}
-	want := jobsJSON(t, d.c, 1)
-	d.stop(t)
-
-	d = startDurable(t, dir)
-	defer d.stop(t)
-	if got := jobsJSON(t, d.c, 1); !mapsEqual(got, want) {
-		t.Errorf("after the restart:\n got %v\nwant %v", got, want)
-	}
+	restart(t, d, dir, 1, "after the restart").stop(t)
 }
 
 // A snapshot of a coordinator that holds many finished jobs: the common

@@ -72,20 +72,27 @@ type Client struct {
 	timeout time.Duration
 }
 
+// URL is the coordinator's base URL, without credentials: fit to show.
+func (c *Client) URL() string { return c.base }
+
 // New returns a client of the coordinator at baseURL, an absolute http or
 // https URL such as http://localhost:9173 (a path, if any, prefixes every
 // route). Credentials written in the URL (http://login:password@host) are
-// used when o.Login is empty.
+// used when o.Login is empty; errors show the URL without its password.
 func New(baseURL string, o Options) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("client: server URL %q: %w", baseURL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message quotes the URL, password and all
+		}
+		return nil, fmt.Errorf("client: the server URL does not parse: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("client: server URL %q is not an absolute http(s) URL", baseURL)
+		return nil, fmt.Errorf("client: server URL %q is not an absolute http(s) URL", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("client: server URL %q has a query or fragment", baseURL)
+		return nil, fmt.Errorf("client: server URL %q has a query or fragment", u.Redacted())
 	}
 	if o.Login == "" && u.User != nil {
 		o.Login = u.User.Username()

@@ -283,6 +283,16 @@ func TestNew(t *testing.T) {
 			t.Errorf("New(%q): %v", good, err)
 		}
 	}
+	// A password in the URL shows neither in errors nor in URL.
+	for _, bad := range []string{"http://bob:s3cr3t@host:1/?x=1", "ftp://bob:s3cr3t@host/", "http://bob:s3cr3t@[::1"} {
+		if _, err := client.New(bad, client.Options{}); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("New(%q) = %v, want an error without the password", bad, err)
+		}
+	}
+	c, err := client.New("http://bob:s3cr3t@host:1/base/", client.Options{})
+	if err != nil || c.URL() != "http://host:1/base" {
+		t.Errorf("URL() = %q (%v), want http://host:1/base", c.URL(), err)
+	}
 }
 
 // More concurrent requests than connections wait for one.

@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime"
 	"strconv"
@@ -112,7 +111,6 @@ type Worker struct {
 	// download is dl.download, made once: Unit.Download of every unit.
 	download func(ctx context.Context, url, path string) error
 	log      *slog.Logger
-	server   string // the coordinator's URL without its password, to show
 	actions  string // comma-separated, as POST /work wants them
 	slots    []*slot
 	minWait  time.Duration
@@ -219,21 +217,14 @@ func New(o Options) (*Worker, error) {
 		}
 		o.Store = store
 	}
-	// The coordinator's URL is shown without its password, in the log and
-	// in errors.
-	u, err := url.Parse(cfg.CentralServer)
-	if err != nil {
-		return nil, errors.New("worker: the coordinator's URL (central_server) does not parse")
-	}
-	server := u.Redacted()
 	c, err := client.New(cfg.CentralServer, client.Options{
 		Login:    cfg.Login,
 		Password: cfg.Password,
 		Timeout:  cfg.ServerTimeout,
 		MaxConns: o.Concurrency + checkInParallelism,
 	})
-	if err != nil { // it quotes the URL
-		return nil, errors.New("worker: " + strings.ReplaceAll(err.Error(), strconv.Quote(cfg.CentralServer), strconv.Quote(server)))
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
 	}
 	w := &Worker{
 		o:       o,
@@ -243,7 +234,6 @@ func New(o Options) (*Worker, error) {
 		store:   o.Store,
 		dl:      newDownloader(o.Store, cfg.OpenTimeout, cfg.ServerTimeout, o.MaxDownload),
 		log:     o.Logger,
-		server:  server,
 		actions: actions,
 		slots:   slots,
 		minWait: max(cfg.MinWorkerWait, minIdleWait),
@@ -251,7 +241,7 @@ func New(o Options) (*Worker, error) {
 	}
 	w.maxWait = max(cfg.MaxWorkerWait, w.minWait)
 	w.download = w.dl.download
-	w.outage.log, w.outage.server = o.Logger, server
+	w.outage.log, w.outage.server = o.Logger, c.URL()
 	return w, nil
 }
 
@@ -307,7 +297,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
-	w.log.Info("worker starting", "server", w.server, "slots", len(w.slots),
+	w.log.Info("worker starting", "server", w.client.URL(), "slots", len(w.slots),
 		"actions", w.actions, "first", w.slots[0].name)
 	if err := w.checkInAll(ctx, true); err != nil {
 		if ctx.Err() != nil {
@@ -547,7 +537,7 @@ func (w *Worker) checkInAll(ctx context.Context, first bool) error {
 			w.trouble("checking in", w.slots[0], err)
 			return err
 		case !client.IsUnavailable(err):
-			return fmt.Errorf("worker: checking in at %s: %w", w.server, err)
+			return fmt.Errorf("worker: checking in at %s: %w", w.client.URL(), err)
 		}
 		w.outage.fail(err)
 		if !sleep(ctx, backoff) {

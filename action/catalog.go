@@ -19,9 +19,14 @@ import (
 // Phases says which optional phases an action has; every action processes.
 type Phases struct{ Split, Merge bool }
 
-// ValidName reports whether name is snake case: ^[a-z][a-z0-9_]*$.
+// MaxNameLen bounds an action's name: the coordinator keeps the names of
+// paused actions, and a resume names one in its URL.
+const MaxNameLen = 1024
+
+// ValidName reports whether name is snake case, ^[a-z][a-z0-9_]*$, of at
+// most MaxNameLen bytes.
 func ValidName(name string) bool {
-	if name == "" || name[0] < 'a' || name[0] > 'z' {
+	if name == "" || len(name) > MaxNameLen || name[0] < 'a' || name[0] > 'z' {
 		return false
 	}
 	for i := 1; i < len(name); i++ {

@@ -3,6 +3,7 @@ package transport
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 
@@ -197,14 +198,16 @@ func (s *Server) resume(ctx *fasthttp.RequestCtx) {
 
 // actionName checks the name of an action to pause or resume; ok is false
 // (and the 400 written) when it is not a snake_case name of at most
-// maxName bytes.
+// action.MaxNameLen bytes.
 func actionName(ctx *fasthttp.RequestCtx, v []byte) (string, bool) {
-	if !checkText(ctx, "action", v, maxName) {
+	name := string(v)
+	switch {
+	case len(name) > action.MaxNameLen:
+		badRequest(ctx, fmt.Sprintf("action names are at most %d bytes", action.MaxNameLen))
 		return "", false
-	}
-	if !action.ValidName(string(v)) {
+	case !action.ValidName(name):
 		badRequest(ctx, "action names must be alphabetic snakecase")
 		return "", false
 	}
-	return string(v), true
+	return name, true
 }

@@ -2,7 +2,9 @@ package transport
 
 import (
 	"bytes"
+	"compress/gzip"
 	"mime/multipart"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -59,5 +61,25 @@ func TestMultipartOverMaxBody(t *testing.T) {
 	s := startServer(t, func(c *serverConfig) { c.opts.MaxBody = 1024 })
 	wantError(t, "POST /jobs (multipart over max_body)", s.multipartRequest(t, "POST", "/jobs",
 		"job", `{"action":"word_count","inputs":["`+strings.Repeat("x", 2000)+`"]}`), 413)
+	s.wantStatusBody(t, emptyStatus)
+
+	// Compressed, it is small on the wire but not once unpacked.
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	if err := mw.WriteField("job", `{"action":"word_count","inputs":["`+strings.Repeat("x", 100_000)+`"]}`); err != nil {
+		t.Fatal(err)
+	}
+	mw.Close()
+	var zipped bytes.Buffer
+	zw := gzip.NewWriter(&zipped)
+	zw.Write(form.Bytes())
+	zw.Close()
+	if zipped.Len() >= 1024 {
+		t.Fatalf("the gzipped form is %d bytes: not under max_body", zipped.Len())
+	}
+	r := s.rawRequest(t, "POST", "/jobs", mw.FormDataContentType(), &zipped, func(r *http.Request) {
+		r.Header.Set("Content-Encoding", "gzip")
+	})
+	wantError(t, "POST /jobs (gzipped multipart over max_body once unpacked)", r, 413)
 	s.wantStatusBody(t, emptyStatus)
 }

@@ -89,21 +89,20 @@ func param(ctx *fasthttp.RequestCtx, key string) []byte {
 	if v := ctx.PostArgs().Peek(key); v != nil {
 		return v
 	}
-	if f, err := ctx.MultipartForm(); err == nil { // parsed once, in Server.handler
-		if vs := f.Value[key]; len(vs) > 0 {
-			return []byte(vs[0])
+	if isMultipart(ctx) {
+		if f, err := ctx.MultipartForm(); err == nil { // parsed in Server.handler already
+			if vs := f.Value[key]; len(vs) > 0 {
+				return []byte(vs[0])
+			}
 		}
 	}
 	return ctx.QueryArgs().Peek(key)
 }
 
-// Bounds on the text fields that the coordinator keeps and shows for as
-// long as a worker or a pause lives.
-const (
-	maxName    = wire.MaxWorkerName // a worker name, an action name to pause
-	maxStatus  = wire.MaxThreadStatus
-	maxActions = wire.MaxWorkerActions
-)
+// isMultipart reports whether the body is multipart/form-data.
+func isMultipart(ctx *fasthttp.RequestCtx) bool {
+	return hasMediaType(ctx.Request.Header.ContentType(), "multipart/form-data")
+}
 
 // checkText checks a text field the coordinator keeps: at most limit bytes of
 // UTF-8 (it goes out in JSON). ok is false (and the 400 written) when it is

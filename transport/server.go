@@ -156,10 +156,16 @@ func (s *Server) handler(r *router.Router) fasthttp.RequestHandler {
 			writeError(ctx, fasthttp.StatusUnauthorized, "authentication required")
 			return
 		}
-		// The body is in memory already, within max_body.
-		if _, err := ctx.MultipartForm(); err != nil && !errors.Is(err, fasthttp.ErrNoMultipartForm) {
-			badRequest(ctx, "the multipart/form-data body is malformed")
-			return
+		if isMultipart(ctx) {
+			// Limited again once read: a compressed body can unpack past max_body.
+			if _, err := ctx.MultipartFormWithLimit(int(min(s.opts.MaxBody, int64(maxInt)))); err != nil {
+				if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+					s.requestError(ctx, err)
+				} else {
+					badRequest(ctx, "the multipart/form-data body is malformed")
+				}
+				return
+			}
 		}
 		if ctx.IsPost() {
 			if m := param(ctx, "_method"); len(m) > 0 {

@@ -26,7 +26,7 @@ func (s *Server) dequeue(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	actions, ok := textParam(ctx, "worker_actions", maxActions)
+	actions, ok := textParam(ctx, "worker_actions", wire.MaxWorkerActions)
 	if !ok {
 		return
 	}
@@ -65,7 +65,7 @@ func (s *Server) complete(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	actions, ok := textParam(ctx, "worker_actions", maxActions)
+	actions, ok := textParam(ctx, "worker_actions", wire.MaxWorkerActions)
 	if !ok {
 		return
 	}
@@ -156,7 +156,7 @@ func (s *Server) worker(ctx *fasthttp.RequestCtx) {
 		writeReply(ctx, s.co.CheckOut(name), nil)
 		return
 	}
-	threadStatus, ok := textParam(ctx, "thread_status", maxStatus)
+	threadStatus, ok := textParam(ctx, "thread_status", wire.MaxThreadStatus)
 	if !ok {
 		return
 	}
@@ -193,7 +193,7 @@ func (s *Server) workerUnit(ctx *fasthttp.RequestCtx) {
 // workerName reads a required worker name; ok is false (and the 400
 // written) when it is missing or not a name (checkText).
 func (s *Server) workerName(ctx *fasthttp.RequestCtx, key string) (string, bool) {
-	v, ok := textParam(ctx, key, maxName)
+	v, ok := textParam(ctx, key, wire.MaxWorkerName)
 	if !ok {
 		return "", false
 	}

@@ -304,6 +304,10 @@ func isNull(n *yaml.Node) bool {
 }
 
 // Validate reports the first setting that cannot work.
+// maxAttempts bounds work_unit_retries, well within what the journal's
+// records hold.
+const maxAttempts = 1_000_000
+
 func (c Config) Validate() error {
 	switch c.Fsync {
 	case "group", "interval", "off":
@@ -328,8 +332,8 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.WorkUnitRetries < 1 {
-		return fmt.Errorf("config: work_unit_retries: %d is too few; it counts every attempt, so it must be at least 1", c.WorkUnitRetries)
+	if c.WorkUnitRetries < 1 || c.WorkUnitRetries > maxAttempts {
+		return fmt.Errorf("config: work_unit_retries: %d is not from 1 to %d; it counts every attempt", c.WorkUnitRetries, maxAttempts)
 	}
 	if c.WorkerTimeout <= 0 {
 		return errors.New("config: worker_timeout: must be more than 0")

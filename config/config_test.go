@@ -332,7 +332,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{"fsync", func(c *Config) { c.Fsync = "always" }, `config: fsync: "always" is not group, interval or off`},
 		{"storage", func(c *Config) { c.Storage = "cloudfiles" }, `config: storage: "cloudfiles" is not filesystem or s3`},
-		{"retries", func(c *Config) { c.WorkUnitRetries = 0 }, "config: work_unit_retries: 0 is too few; it counts every attempt, so it must be at least 1"},
+		{"retries", func(c *Config) { c.WorkUnitRetries = 0 }, "config: work_unit_retries: 0 is not from 1 to 1000000; it counts every attempt"},
+		{"too many retries", func(c *Config) { c.WorkUnitRetries = 3_000_000_000 }, "config: work_unit_retries: 3000000000 is not from 1 to 1000000; it counts every attempt"},
 		{"negative duration", func(c *Config) { c.RetryBackoff = -time.Second }, "config: retry_backoff: -1s is negative"},
 		{"negative count", func(c *Config) { c.MaxWorkers = -1 }, "config: max_workers: -1 is negative"},
 		{"worker timeout", func(c *Config) { c.WorkerTimeout = 0 }, "config: worker_timeout: must be more than 0"},

@@ -147,7 +147,7 @@ func runServer(ctx context.Context, cfg config.Config, workers int) error {
 	stop()
 	log.Info("shutting down; a second signal cuts running units short")
 	srv.Drain() // no new jobs or leases; the units under way are reported
-	shutdown, hurry := context.WithTimeout(context.Background(), 30*time.Second)
+	hurried, hurry := context.WithCancel(context.Background())
 	defer hurry()
 	go func() {
 		select {
@@ -155,12 +155,14 @@ func runServer(ctx context.Context, cfg config.Config, workers int) error {
 			log.Warn("second signal: stopping now")
 			workersNow()
 			hurry()
-		case <-shutdown.Done():
+		case <-hurried.Done():
 		}
 	}()
 	stopWorkers() // they finish their units and check out while the server still answers
 	// Stop taking requests and answer those in flight, then snapshot what
 	// they changed, so that the next start replays only the snapshot.
+	shutdown, cancelShutdown := context.WithTimeout(hurried, 30*time.Second)
+	defer cancelShutdown()
 	if err := srv.Shutdown(shutdown); err != nil {
 		log.Warn("http shutdown: requests in flight were cut short", "err", err)
 	}

@@ -49,13 +49,7 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 	case *releaseUnits:
 		q.Release(m.worker, m.units)
 	case *giveBack:
-		if m.reopen != nil {
-			q.Reopen(m.job, *m.reopen)
-		}
-		if m.next != 0 {
-			q.Release(m.worker, []int64{m.next})
-			ctx.Send(d.c.registry, &activity{worker: m.worker, released: m.next})
-		}
+		d.giveBack(ctx, m.worker, m.unit)
 	case *workerUnit:
 		if e := q.Entry(m.unit); e != nil && e.Worker == m.name {
 			m.call.answer(Reply{Outcome: OK, Unit: e.View()})
@@ -127,9 +121,15 @@ func (d *dispatcher) lease(ctx actor.Context, worker, actions string, cl call) {
 		return
 	}
 	if !cl.answer(Reply{Outcome: OK, Unit: e.View()}) { // the worker gave up waiting
-		d.queue.Release(worker, []int64{e.Unit})
-		ctx.Send(d.c.registry, &activity{worker: worker, released: e.Unit})
+		d.giveBack(ctx, worker, e.Unit)
 	}
+}
+
+// giveBack makes a unit leased to worker ready again, its attempt not
+// counted: the worker never heard of it.
+func (d *dispatcher) giveBack(ctx actor.Context, worker string, unit int64) {
+	d.queue.Release(worker, []int64{unit})
+	ctx.Send(d.c.registry, &activity{worker: worker, released: unit})
 }
 
 // lost hands units whose lease ended without a report to their jobs, which

@@ -45,8 +45,9 @@ type heldAnswer struct {
 	answer func()
 }
 
-// journaled is the journal's word that the job's events up to seq are
-// durable, or that it failed. It runs on the journal's goroutine.
+// journaled tells the actor, while it holds answers, that the journal has
+// made more of its events durable (or failed): the journal's goroutine
+// sends it (jobActor.journaled).
 type journaled struct{}
 
 func (a *jobActor) Receive(ctx actor.Context) {
@@ -78,9 +79,9 @@ func (a *jobActor) Receive(ctx actor.Context) {
 		detail := a.detail(m.offset, m.limit)
 		a.whenDurable(func() { m.reply <- detail })
 	case *snapshotJob:
+		// At once: Snapshotter.Take waits on a barrier after collecting.
 		st := a.job.State()
-		state := persistence.AppendJob(nil, &st)
-		a.whenDurable(func() { m.reply <- state })
+		m.reply <- persistence.AppendJob(nil, &st)
 	case journaled:
 		a.releaseHeld()
 	case *callbackDone:
@@ -172,34 +173,26 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 	a.send(ctx, ev, fx, nil, func(err error) {
 		switch {
 		case err != nil:
-			if m.hasNext { // not journaled: the next unit goes back too
-				a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, next: m.next.ID})
-			}
 			m.call.fail(err)
 		case m.hasNext:
-			if !m.call.answer(Reply{Outcome: OK, Unit: m.next}) { // the worker gave up waiting
-				a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, next: m.next.ID})
+			if m.call.answer(Reply{Outcome: OK, Unit: m.next}) {
+				return
 			}
 		default:
 			m.call.answer(Reply{Outcome: NoContent})
 		}
+		if m.hasNext { // not journaled, or the worker gave up waiting: it never hears of its next unit
+			a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
+		}
 	})
 }
 
-// refuse answers a report the job cannot take, and gives the dispatcher
-// back what it set aside for it: the reported unit, which the queue holds
-// for a verdict that is not coming (or settled, for a success), and the
-// next unit it leased to the worker, who never hears of it.
+// refuse answers a report the job cannot take (over HTTP: a DELETE raced
+// it, and the unit goes with the job), and gives back the next unit the
+// dispatcher leased with it: the worker never hears of that one.
 func (a *jobActor) refuse(ctx actor.Context, m *complete, err error) {
-	back := &giveBack{worker: m.Worker, job: a.job.ID}
 	if m.hasNext {
-		back.next = m.next.ID
-	}
-	if r, ok := a.job.Pending(m.Unit); ok {
-		back.reopen = &r
-	}
-	if back.next != 0 || back.reopen != nil {
-		ctx.Send(a.c.dispatcher, back)
+		ctx.Send(a.c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
 	}
 	m.call.answer(refusal(err))
 }
@@ -370,11 +363,7 @@ func (o *outcome) publish() {
 // delete removes the job. The actor stops once the dispatcher and the
 // directory have let go of it, so that no message to it is lost.
 func (a *jobActor) delete(ctx actor.Context, cl call) {
-	ev, err := a.job.Delete()
-	if err != nil {
-		cl.answer(Reply{Outcome: NotFound, Err: errNoJob})
-		return
-	}
+	ev, _ := a.job.Delete() // not deleted: Receive answered that (answerDeleted)
 	a.commit(ctx, ev, func(err error) {
 		if err != nil {
 			cl.fail(err)
@@ -393,11 +382,7 @@ func (a *jobActor) stopWhenReleased(ctx actor.Context) {
 // retry runs the failed units of a failed job again.
 func (a *jobActor) retry(ctx actor.Context, cl call) {
 	ev, err := a.job.RetryFailed(a.c.now())
-	switch {
-	case errors.Is(err, core.ErrJobDeleted):
-		cl.answer(Reply{Outcome: NotFound, Err: errNoJob})
-		return
-	case err != nil:
+	if err != nil { // not deleted: Receive answered that (answerDeleted)
 		cl.answer(Reply{Outcome: Conflict, Err: err})
 		return
 	}

@@ -26,7 +26,7 @@ type Report struct {
 	Worker    string
 	Actions   string // the worker's comma-separated actions, for the next unit
 	Succeeded bool
-	Output    []byte // the JSON value of the output
+	Output    []byte // the output: one valid JSON value (transport checks it)
 	Time      float64
 }
 
@@ -148,11 +148,9 @@ type (
 		worker string
 		units  []int64
 	}
-	giveBack struct { // job -> dispatcher: what a refused or unsaved report set aside
+	giveBack struct { // job -> dispatcher: a next unit whose worker never heard of it
 		worker string
-		next   int64 // the worker's next unit, leased with the report; 0 if none
-		job    int64
-		reopen *core.Ready // the reported unit, when the job refused the report
+		unit   int64
 	}
 	tick struct{}
 )

@@ -607,24 +607,10 @@ func (j *Job) Incomplete() []Ready {
 	var r []Ready
 	for i := range j.units {
 		if u := &j.units[i]; !u.Status.Complete() {
-			r = append(r, u.ready())
+			r = append(r, Ready{ID: u.ID, Input: u.Input, Status: u.Status, Attempts: u.Attempts})
 		}
 	}
 	return r
-}
-
-// Pending describes unit id as the dispatcher queues it, if the job is live
-// and the unit incomplete.
-func (j *Job) Pending(id int64) (Ready, bool) {
-	u, _, err := j.incomplete(id)
-	if err != nil {
-		return Ready{}, false
-	}
-	return u.ready(), true
-}
-
-func (u *Unit) ready() Ready {
-	return Ready{ID: u.ID, Input: u.Input, Status: u.Status, Attempts: u.Attempts}
 }
 
 // Units returns the job's units (for the console); callers must not change them.

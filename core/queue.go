@@ -353,25 +353,6 @@ func (q *Queue) makeReady(e *Entry) {
 	q.nReady++
 }
 
-// Reopen makes a unit ready again, its attempt not counted, after its job
-// refused the report on it: the queue holds it reported, or has settled it
-// already (a success is settled as soon as it is reported).
-func (q *Queue) Reopen(job int64, r Ready) {
-	j := q.jobs[job]
-	if j == nil {
-		return // dropped
-	}
-	e := q.entries[r.ID]
-	switch {
-	case e == nil:
-		e = &Entry{Unit: r.ID, Job: j, Input: r.Input, Status: r.Status, Attempts: r.Attempts}
-		q.entries[r.ID] = e
-	case e.state != stateReported:
-		return
-	}
-	q.makeReady(e)
-}
-
 // Release gives a worker's units back without counting an attempt (a
 // check-out): they go to the front of their queues, in the order given.
 func (q *Queue) Release(worker string, units []int64) {

@@ -2,7 +2,6 @@ package core
 
 import (
 	"errors"
-	"maps"
 	"reflect"
 	"strconv"
 	"testing"
@@ -651,38 +650,6 @@ func TestQueueWorkerActionsCache(t *testing.T) {
 	if n := len(q.workerSets); n > 4096 {
 		t.Fatalf("%d cached action lists", n)
 	}
-}
-
-// Reopen brings back a unit whose report its job refused: one the queue
-// holds reported, and one it settled (a success); it leaves alone a unit
-// that is leased or ready, and the units of a dropped job.
-func TestQueueReopen(t *testing.T) {
-	q := NewQueue(100 * sec)
-	enqueue(q, 1, "a", 1, 2, 3)
-	for range 3 {
-		lease(q, "w1", "a", t0)
-	}
-	q.Report(1, "w1") // a failure: held reported
-	q.Report(2, "w1") // a success: settled
-	q.Settle(2)
-	wantStats(t, q, 2, 0, 1, 0)
-
-	q.Reopen(1, Ready{ID: 1, Input: "in1", Status: Processing})
-	q.Reopen(1, Ready{ID: 2, Input: "in2", Status: Processing, Attempts: 1})
-	q.Reopen(1, Ready{ID: 3, Input: "in3", Status: Processing}) // leased: untouched
-	q.Reopen(9, Ready{ID: 9, Input: "in9", Status: Processing}) // no such job
-	wantStats(t, q, 3, 2, 1, 0)
-	got := map[int64]string{}
-	for range 2 {
-		if e := q.Lease("w2", "a", t0); e != nil && e.Job.ID == 1 {
-			got[e.Unit] = e.Input + "/" + strconv.Itoa(e.Attempts)
-		}
-	}
-	if want := map[int64]string{1: "in1/0", 2: "in2/1"}; !maps.Equal(got, want) {
-		t.Fatalf("leased %v, want %v (unit/attempts)", got, want)
-	}
-	q.Reopen(1, Ready{ID: 2, Input: "in2", Status: Processing}) // leased again: untouched
-	wantStats(t, q, 3, 0, 3, 0)
 }
 
 // A unit queued again when its job is retried is not recorded as the job's

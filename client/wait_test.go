@@ -94,7 +94,7 @@ func TestWaitRetriesOutage(t *testing.T) {
 		t.Fatalf("outage callbacks: unavailable %v, available %v; want one each", log.unavailable, log.available)
 	}
 	// Back-off: 5, 10 and 20 ms after the three 503s.
-	if log.available[0] < 30*time.Millisecond {
+	if log.available[0] < 35*time.Millisecond {
 		t.Fatalf("the outage lasted %v, want >= 35ms (a doubling back-off from 5ms)", log.available[0])
 	}
 	if n := s.count(); n != 6 {

@@ -172,10 +172,17 @@ func TestSubmitWaitGivesUp(t *testing.T) {
 		}
 	}
 
-	// --unreachable-timeout 0: at the first error.
-	p = runSubmit(t, "--server", s.url(), "--unreachable-timeout", "0", "--action", wc, "--wait", "a")
-	if code := p.cmd.ProcessState.ExitCode(); code != exitNoOutcome {
-		t.Fatalf("crowd submit with the coordinator gone exited %d, want %d", code, exitNoOutcome)
+	// --unreachable-timeout 0: at the first error while waiting, no retry.
+	s = startServer(t, "server for no retry", t.TempDir(), serverConfig{})
+	p = startSubmit(t, "--server", s.url(), "--action", wc, "--poll", "20ms", "--unreachable-timeout", "0", "--wait", "a b")
+	p.job()
+	p.waitFor("progress bar", func() bool { return strings.Contains(p.stderr.String(), "processing") })
+	s.stopOK()
+	if code := p.exitCode(30 * time.Second); code != exitNoOutcome {
+		t.Fatalf("crowd submit --wait --unreachable-timeout 0 exited %d with the coordinator gone, want %d", code, exitNoOutcome)
+	}
+	if strings.Contains(p.stderr.String(), "retrying for up to") {
+		t.Fatalf("with --unreachable-timeout 0 it retried:\n%s", p.stderr.String())
 	}
 }
 

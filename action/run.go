@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -30,8 +31,9 @@ const execWaitDelay = time.Second
 type ExitError struct {
 	Path   string // the action's file
 	Phase  Phase
-	Code   int    // the exit status; -1 when killed by a signal
-	Stderr string // the last 2 KiB of standard error, trimmed
+	Code   int            // the exit status; -1 when killed by a signal
+	Signal syscall.Signal // the signal, when Code is -1
+	Stderr string         // the last 2 KiB of standard error, trimmed
 }
 
 func (e *ExitError) Error() string {
@@ -44,17 +46,33 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("%s %s: exit status %d", filepath.Base(e.Path), e.Phase, e.Code)
 }
 
-// KilledBySignal reports whether err says that an action's process died of
-// a signal it was not sent by its run's context (which gives a context
-// error instead): an exec action's *ExitError, or a tool's *exec.ExitError
-// that a built-in action's error wraps.
-func KilledBySignal(err error) bool {
+// StoppedBySignal reports whether err says that an action's process died of
+// a signal that stops a process (SIGTERM, SIGINT, SIGHUP, SIGKILL), not
+// sent by its run's context (which gives a context error instead): an exec
+// action's *ExitError, or a tool's *exec.ExitError that a built-in
+// action's error wraps. A crash (SIGSEGV, SIGABRT) is not such a death.
+func StoppedBySignal(err error) bool {
 	var e *ExitError
-	if errors.As(err, &e) {
-		return e.Code < 0
-	}
 	var ee *exec.ExitError
-	return errors.As(err, &ee) && ee.ExitCode() < 0
+	switch {
+	case errors.As(err, &e):
+		return isStopSignal(e.Signal)
+	case errors.As(err, &ee):
+		return isStopSignal(signalOf(ee))
+	}
+	return false
+}
+
+func isStopSignal(s syscall.Signal) bool {
+	return s == syscall.SIGTERM || s == syscall.SIGINT || s == syscall.SIGHUP || s == syscall.SIGKILL
+}
+
+// signalOf is the signal that killed the process ee tells of, 0 if none.
+func signalOf(ee *exec.ExitError) syscall.Signal {
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal()
+	}
+	return 0
 }
 
 // has reports whether the phases include phase.
@@ -163,7 +181,7 @@ func runExec(ctx context.Context, path string, phase Phase, u *Unit) (json.RawMe
 	case err != nil && ctx.Err() != nil:
 		return nil, fmt.Errorf("action %s %s: %w", filepath.Base(path), phase, ctx.Err())
 	case errors.As(err, &ee):
-		return nil, &ExitError{Path: path, Phase: phase, Code: ee.ExitCode(), Stderr: stderr.String()}
+		return nil, &ExitError{Path: path, Phase: phase, Code: ee.ExitCode(), Signal: signalOf(ee), Stderr: stderr.String()}
 	case err != nil && !errors.Is(err, exec.ErrWaitDelay): // a child holding stdout after a clean exit is fine
 		return nil, fmt.Errorf("action %s %s: %w", filepath.Base(path), phase, err)
 	case stdout.truncated:

@@ -516,11 +516,12 @@ echo 2
 	}
 }
 
-// TestKilledBySignal: an exec action's or a tool's death by a signal is
-// told apart from an exit status and from a cancelled run.
-func TestKilledBySignal(t *testing.T) {
+// TestStoppedBySignal: an exec action's or a tool's death by a stopping
+// signal is told apart from a crash, an exit status and a cancelled run.
+func TestStoppedBySignal(t *testing.T) {
 	dir := t.TempDir()
 	writeFileT(t, dir, "killed.sh", "#!/bin/sh\n[ \"$1\" = phases ] && exit 0\nkill -9 $$\n", 0o755)
+	writeFileT(t, dir, "crashes.sh", "#!/bin/sh\n[ \"$1\" = phases ] && exit 0\nkill -SEGV $$\n", 0o755)
 	writeFileT(t, dir, "exits.sh", "#!/bin/sh\n[ \"$1\" = phases ] && exit 0\nexit 3\n", 0o755)
 	c := NewCatalog(dir)
 	s := newTestStore(t)
@@ -533,13 +534,16 @@ func TestKilledBySignal(t *testing.T) {
 	}{
 		{"an exec action killed", second(c.Run(context.Background(), "killed", PhaseProcess, s.unit(t, "x", nil))), true},
 		{"an exec action that exits 3", second(c.Run(context.Background(), "exits", PhaseProcess, s.unit(t, "x", nil))), false},
+		{"an exec action that crashes", second(c.Run(context.Background(), "crashes", PhaseProcess, s.unit(t, "x", nil))), false},
+		{"a tool terminated", runTool(context.Background(), dir, "sh", "-c", "kill -TERM $$"), true},
+		{"a tool that crashes", runTool(context.Background(), dir, "sh", "-c", "kill -ABRT $$"), false},
 		{"a cancelled exec action", second(c.Run(cancelled, "killed", PhaseProcess, s.unit(t, "x", nil))), false},
 		{"a tool killed", runTool(context.Background(), dir, "sh", "-c", "kill -9 $$"), true},
 		{"a tool that exits 3", runTool(context.Background(), dir, "sh", "-c", "exit 3"), false},
 		{"no error", nil, false},
 	} {
-		if got := KilledBySignal(tc.err); got != tc.want {
-			t.Errorf("%s: KilledBySignal(%v) = %v, want %v", tc.what, tc.err, got, tc.want)
+		if got := StoppedBySignal(tc.err); got != tc.want {
+			t.Errorf("%s: StoppedBySignal(%v) = %v, want %v", tc.what, tc.err, got, tc.want)
 		}
 	}
 }

@@ -35,7 +35,7 @@ func (w *Worker) process(ctx, hard context.Context, s *slot, u *wire.WorkUnit) (
 		switch {
 		case hard.Err() != nil:
 			by = "the end of the grace period"
-		case ctx.Err() != nil && action.KilledBySignal(err):
+		case ctx.Err() != nil && action.StoppedBySignal(err):
 			by = "a signal while the worker stops"
 		}
 		if by != "" {

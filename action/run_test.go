@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/documentcloud/crowd/internal/crowdbin"
 	"io"
 	"net/url"
 	"os"
@@ -289,21 +290,6 @@ exit 3
 	}
 }
 
-// alive reports whether pid runs (a zombie does not: nobody may reap orphans
-// in a container).
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if errors.Is(err, os.ErrNotExist) {
-		return false
-	}
-	if err != nil { // no /proc
-		p, err := os.FindProcess(pid)
-		return err == nil && p.Signal(syscall.Signal(0)) == nil
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i < 0 || !strings.HasPrefix(string(b[i:]), ") Z")
-}
-
 func TestExecCancelKillsGroup(t *testing.T) {
 	dir := t.TempDir()
 	writeFileT(t, dir, "slow.sh", `#!/bin/sh
@@ -346,7 +332,7 @@ echo 1
 		t.Fatalf("Run took %v after cancellation", d)
 	}
 	for _, pid := range pids {
-		for i := 0; alive(pid); i++ {
+		for i := 0; crowdbin.Alive(pid); i++ {
 			if i == 200 {
 				t.Fatalf("process %d (of %v) still runs after cancellation", pid, pids)
 			}
@@ -506,7 +492,7 @@ echo 2
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; alive(pid); i++ {
+		for i := 0; crowdbin.Alive(pid); i++ {
 			if i == 200 {
 				t.Errorf("the background child of the %s run (pid %d) still runs after the action exited", name, pid)
 				break

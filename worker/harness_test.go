@@ -257,8 +257,6 @@ type proc struct {
 	done   chan struct{}
 }
 
-// childEnv is this process's environment without CROWD_* variables, which
-// the child would read as settings.
 // workDirs makes the temp and storage folders of a child and returns their
 // settings.
 func workDirs(t testing.TB) (temp, storage string, env []string) {
@@ -382,7 +380,6 @@ func runCrowd(t testing.TB, env []string, args ...string) (stdout, stderr string
 	return o.String(), e.String(), cmd.ProcessState.ExitCode()
 }
 
-// freeAddr is a 127.0.0.1 address whose port was free a moment ago.
 // startServerProc starts `crowd server --workers n` on a free port and
 // waits until it answers.
 func startServerProc(t testing.TB, workers int, env []string) (*proc, string) {

@@ -6,6 +6,7 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"github.com/documentcloud/crowd/internal/crowdbin"
 	"net/url"
 	"os"
 	"os/exec"
@@ -365,7 +366,7 @@ func TestSecondSignalStopsNow(t *testing.T) {
 	if out := w.out.String(); !strings.Contains(out, "worker stopped") || !strings.Contains(out, "cut short") {
 		t.Errorf("the worker did not cut its unit short and stop:\n%s", out)
 	}
-	for i := 0; processAlive(nap); i++ {
+	for i := 0; crowdbin.Alive(nap); i++ {
 		if i == 200 {
 			t.Fatalf("the action (pid %d) still runs after the worker exited", nap)
 		}
@@ -377,13 +378,3 @@ func TestSecondSignalStopsNow(t *testing.T) {
 	}
 }
 
-// processAlive reports whether pid runs (a zombie does not: nobody may reap
-// orphans in a container).
-func processAlive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil // no /proc
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i < 0 || !strings.HasPrefix(string(b[i:]), ") Z")
-}

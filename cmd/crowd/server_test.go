@@ -115,8 +115,6 @@ func tail(s string, n int) string {
 	return "…\n" + s
 }
 
-// childEnv is this process's environment without CROWD_* variables, which
-// the server reads as settings (CROWD_DATA_DIR would override --data-dir).
 func (s *server) url() string { return "http://" + s.addr }
 
 func (s *server) exited() bool {

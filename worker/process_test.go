@@ -377,4 +377,3 @@ func TestSecondSignalStopsNow(t *testing.T) {
 		t.Fatalf("the queue gave %+v, %v; want job %d's unit with attempts 0", u, err, j.ID)
 	}
 }
-

@@ -22,6 +22,7 @@ type Counters struct {
 	UnitsFailed    atomic.Uint64 // units that failed for good
 	AttemptsFailed atomic.Uint64 // failed attempts that will be retried
 	LeasesLost     atomic.Uint64 // leases taken back from dead or slow workers
+	RepeatReports  atomic.Uint64 // reports that repeated one already recorded
 	JobsCreated    atomic.Uint64
 }
 

@@ -29,6 +29,7 @@ type Settings struct {
 	RetryBackoff    time.Duration // wait after the first failed attempt, doubling
 	WorkerTimeout   time.Duration // a worker silent this long is dead
 	UnitTimeout     time.Duration // a unit held this long is taken back; 0 = never
+	RepeatWindow    time.Duration // a repeat of a worker's last report is answered as the first was for this long
 	CallbackRetries int           // tries per completion callback
 	CallbackTimeout time.Duration // per try
 	CallbackBackoff time.Duration // wait before the second try, doubling
@@ -40,11 +41,20 @@ type Settings struct {
 	RemoveFiles func(action string, job int64)
 }
 
+// DefaultRepeatWindow is how long a repeat of a worker's last report is
+// recognised: far longer than any worker waits before it sends a report
+// again (crowd's own backs off to 30 s, CloudCrowd 0.1's retries every
+// 5 s), and the memory it costs is one record per worker.
+const DefaultRepeatWindow = 10 * time.Minute
+
 func (s *Settings) defaults() {
 	s.WorkUnitRetries = max(s.WorkUnitRetries, 1)
 	s.CallbackRetries = max(s.CallbackRetries, 1)
 	if s.WorkerTimeout <= 0 {
 		s.WorkerTimeout = 120 * time.Second
+	}
+	if s.RepeatWindow <= 0 {
+		s.RepeatWindow = DefaultRepeatWindow
 	}
 	if s.CallbackTimeout <= 0 {
 		s.CallbackTimeout = 30 * time.Second
@@ -119,7 +129,7 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	)
 	var err error
 	if c.dispatcher, err = c.spawn("dispatcher", func() actor.Actor {
-		d := &dispatcher{c: c, queue: core.NewQueue(int64(set.UnitTimeout)), nextPause: state.LastPause}
+		d := &dispatcher{c: c, queue: core.NewQueue(int64(set.UnitTimeout), int64(set.RepeatWindow)), nextPause: state.LastPause}
 		for _, p := range state.Paused {
 			d.queue.SetPaused(p, true)
 			d.nextPause = max(d.nextPause, p.ID)

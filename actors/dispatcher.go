@@ -24,7 +24,7 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 	q := d.queue
 	switch m := ctx.Message().(type) {
 	case *dequeue:
-		d.lease(ctx, m.worker, m.actions, m.call)
+		d.lease(ctx, m.worker, m.actions, m.call, false)
 	case *complete:
 		d.complete(ctx, m)
 	case *enqueue:
@@ -33,7 +33,7 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		}
 		q.Enqueue(m.job.ID, m.units)
 		if l := m.lease; l != nil {
-			d.lease(ctx, l.worker, l.actions, l.call)
+			d.lease(ctx, l.worker, l.actions, l.call, true)
 		}
 	case *requeue:
 		q.Requeue(m.unit, m.attempts, m.delay, d.c.now())
@@ -90,6 +90,31 @@ func (d *dispatcher) complete(ctx actor.Context, m *complete) {
 	now := d.c.now()
 	e, err := q.Report(m.Unit, m.Worker)
 	if err != nil {
+		d.refused(ctx, m, err, now)
+		return
+	}
+	q.RememberReport(e, m.Worker, m.Succeeded, m.Output, now)
+	if m.Succeeded {
+		q.Settle(m.Unit) // a success is final; a failure waits for its job's verdict
+	}
+	// The unit that just failed is reported, not ready, so the worker cannot
+	// get it straight back.
+	next := q.LeaseNext(m.Worker, m.Actions, now)
+	d.tellRegistry(ctx, m.Worker, now, m.Unit, next)
+	if next != nil {
+		m.next, m.hasNext = next.View(), true
+	}
+	ctx.Send(e.Job.Owner.(*actor.PID), m)
+}
+
+// refused handles a report the queue refused: a repeat of the worker's
+// last accepted report goes to the unit's job, with the unit the first
+// answer leased (or a new one), to be answered as the first was once that
+// report is durable; any other gets 404 or 409.
+func (d *dispatcher) refused(ctx actor.Context, m *complete, err error, now int64) {
+	q := d.queue
+	job, next, ok := q.Repeat(m.Unit, m.Worker, m.Succeeded, m.Output, now)
+	if !ok {
 		d.tellRegistry(ctx, m.Worker, now, 0, nil)
 		if errors.Is(err, core.ErrUnknownUnit) {
 			m.call.answer(Reply{Outcome: NotFound, Err: errNoUnit})
@@ -98,23 +123,29 @@ func (d *dispatcher) complete(ctx actor.Context, m *complete) {
 		}
 		return
 	}
-	if m.Succeeded {
-		q.Settle(m.Unit) // a success is final; a failure waits for its job's verdict
+	var leased *core.Entry // a unit leased now, which the registry learns of
+	if next == nil {
+		next = q.LeaseNext(m.Worker, m.Actions, now)
+		leased = next
 	}
-	// The unit that just failed is reported, not ready, so the worker cannot
-	// get it straight back.
-	next := q.Lease(m.Worker, m.Actions, now)
-	d.tellRegistry(ctx, m.Worker, now, m.Unit, next)
+	d.tellRegistry(ctx, m.Worker, now, 0, leased)
 	if next != nil {
 		m.next, m.hasNext = next.View(), true
 	}
-	ctx.Send(e.Job.Owner.(*actor.PID), m)
+	m.repeat = true
+	ctx.Send(job.Owner.(*actor.PID), m)
 }
 
-// lease answers a worker with its next unit, or NoContent.
-func (d *dispatcher) lease(ctx actor.Context, worker, actions string, cl call) {
+// lease answers a worker with its next unit, or NoContent; afterReport
+// when the answer is a report's (core.Queue.LeaseNext).
+func (d *dispatcher) lease(ctx actor.Context, worker, actions string, cl call, afterReport bool) {
 	now := d.c.now()
-	e := d.queue.Lease(worker, actions, now)
+	var e *core.Entry
+	if afterReport {
+		e = d.queue.LeaseNext(worker, actions, now)
+	} else {
+		e = d.queue.Lease(worker, actions, now)
+	}
 	d.tellRegistry(ctx, worker, now, 0, e)
 	if e == nil {
 		cl.answer(Reply{Outcome: NoContent})

@@ -11,8 +11,9 @@ import (
 )
 
 var (
-	errNoJob  = errors.New("no such job")
-	errNoUnit = errors.New("no such work unit")
+	errNoJob         = errors.New("no such job")
+	errNoUnit        = errors.New("no such work unit")
+	errJournalFailed = errors.New("the journal failed")
 )
 
 // jobActor owns one job. It decides on reports with the job's core, applies
@@ -59,7 +60,11 @@ func (a *jobActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.start(ctx)
 	case *complete:
-		a.finish(ctx, m)
+		if m.repeat {
+			a.repeated(ctx, m)
+		} else {
+			a.finish(ctx, m)
+		}
 	case *lose:
 		a.lose(ctx, m)
 	case *getJob:
@@ -170,20 +175,42 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 		})
 		return
 	}
-	a.send(ctx, ev, fx, nil, func(err error) {
-		switch {
-		case err != nil:
-			m.call.fail(err)
-		case m.hasNext:
-			if m.call.answer(Reply{Outcome: OK, Unit: m.next}) {
-				return
-			}
-		default:
-			m.call.answer(Reply{Outcome: NoContent})
+	a.send(ctx, ev, fx, nil, func(err error) { a.answerReport(m, err) })
+}
+
+// answerReport answers a recorded report with the next unit the dispatcher
+// leased with it, or NoContent; err is the journal's.
+func (a *jobActor) answerReport(m *complete, err error) {
+	switch {
+	case err != nil:
+		m.call.fail(err)
+	case m.hasNext:
+		if m.call.answer(Reply{Outcome: OK, Unit: m.next}) {
+			return
 		}
-		if m.hasNext { // not journaled, or the worker gave up waiting: it never hears of its next unit
-			a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
+	default:
+		m.call.answer(Reply{Outcome: NoContent})
+	}
+	if m.hasNext { // not journaled, or the worker gave up waiting: it never hears of its next unit
+		a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
+	}
+}
+
+// repeated answers a report that repeats one the job has recorded (the
+// worker's answer was lost; core.Queue.Repeat) as the first was, once the
+// first is durable, and records nothing.
+func (a *jobActor) repeated(ctx actor.Context, m *complete) {
+	if a.job.Deleted {
+		a.refuse(ctx, m, core.ErrJobDeleted)
+		return
+	}
+	a.c.counters.RepeatReports.Add(1)
+	a.whenDurable(func() {
+		var err error
+		if a.journalFailed.Load() {
+			err = errJournalFailed // the first report may not be durable
 		}
+		a.answerReport(m, err)
 	})
 }
 

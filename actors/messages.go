@@ -54,6 +54,9 @@ type (
 		// the report on to the unit's job.
 		next    wire.WorkUnit
 		hasNext bool
+		// repeat: the report repeats the worker's last accepted one, which
+		// the job has already recorded; it is answered as the first was.
+		repeat bool
 	}
 	checkIn struct { // PUT /worker -> registry
 		name, threadStatus string

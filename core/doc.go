@@ -1,7 +1,8 @@
 // Package core holds crowd's job and queue rules as deterministic state
 // machines: a Job (its units, phases, retries and outputs), a Queue (ready
-// units per action, leases, back-off), a Registry (worker liveness) and an
-// Index (jobs by status).
+// units per action, leases, back-off, and each worker's last report, so that
+// a repeat of it is answered as the first was), a Registry (worker
+// liveness) and an Index (jobs by status).
 //
 // Nothing here starts a goroutine, does I/O or reads a clock: every method
 // takes the current time as an argument and returns what changed. The actors

@@ -47,6 +47,7 @@ type Entry struct {
 
 	state   unitState
 	lease   uint32 // counts leases, so a stale timeout record is recognised
+	reports uint32 // counts reports and losses, so a repeat is recognised (Repeat)
 	due     int64  // end of back-off
 	heapPos int
 }
@@ -68,7 +69,8 @@ func (e *Entry) View() wire.WorkUnit {
 // leases, and back-off timers. Every operation is O(1) in the number of jobs
 // and units, except the rare ones that say otherwise.
 type Queue struct {
-	unitTimeout int64
+	unitTimeout  int64
+	repeatWindow int64
 
 	entries map[int64]*Entry
 	ready   map[string]*deque
@@ -87,6 +89,9 @@ type Queue struct {
 	workerSets map[string][]*deque
 	paused     map[string]Pause
 
+	last         map[string]lastReport // each worker's last accepted report
+	sweptReports int64                 // when last was last swept
+
 	nReady, nLeased int
 }
 
@@ -102,15 +107,18 @@ type ownerRange struct {
 }
 
 // NewQueue returns an empty queue; unitTimeout (ns, 0 = none) bounds how long
-// a worker may hold a unit.
-func NewQueue(unitTimeout int64) *Queue {
+// a worker may hold a unit, and repeatWindow (ns, 0 = none) how long a
+// repeat of a worker's last report is recognised (Repeat).
+func NewQueue(unitTimeout, repeatWindow int64) *Queue {
 	return &Queue{
-		unitTimeout: unitTimeout,
-		entries:     make(map[int64]*Entry),
-		ready:       make(map[string]*deque),
-		jobs:        make(map[int64]*QueueJob),
-		workerSets:  make(map[string][]*deque),
-		paused:      make(map[string]Pause),
+		unitTimeout:  unitTimeout,
+		repeatWindow: repeatWindow,
+		last:         make(map[string]lastReport),
+		entries:      make(map[int64]*Entry),
+		ready:        make(map[string]*deque),
+		jobs:         make(map[int64]*QueueJob),
+		workerSets:   make(map[string][]*deque),
+		paused:       make(map[string]Pause),
 	}
 }
 
@@ -298,6 +306,7 @@ func (q *Queue) Report(unit int64, worker string) (*Entry, error) {
 func (q *Queue) takeBack(e *Entry) {
 	q.unlease(e)
 	e.state = stateReported
+	e.reports++
 }
 
 func (q *Queue) unlease(e *Entry) {
@@ -390,6 +399,7 @@ type Revoked struct {
 // one due first ends up first) and takes back leases older than
 // unit_timeout, which it returns reported, as Recover does.
 func (q *Queue) Tick(now int64) (expired []Revoked) {
+	q.forgetReports(now)
 	var due []*Entry
 	for len(q.waiting) > 0 && q.waiting[0].due <= now {
 		due = append(due, heap.Pop(&q.waiting).(*Entry))

@@ -76,7 +76,7 @@ func TestQueueLeaseOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := NewQueue(0)
+			q := NewQueue(0, 0)
 			tt.setup(q)
 			for i, g := range tt.grabs {
 				if got := lease(q, g.worker, g.actions, t0); got != g.want {
@@ -91,7 +91,7 @@ func TestQueueLeaseOrder(t *testing.T) {
 }
 
 func TestQueueLeaseEntry(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	q.AddJob(&QueueJob{ID: 3, Action: "word_count", Options: []byte(`{"x":1}`)})
 	q.Enqueue(3, []Ready{{ID: 7, Input: "text", Status: Splitting, Attempts: 2}})
 	q.AddJob(&QueueJob{ID: 4, Action: "word_count"})
@@ -123,7 +123,7 @@ func TestQueueReport(t *testing.T) {
 	// Job 1 (a): 1 leased to w1, 2 completed, 3 ready, 4 reported by w1
 	// and waiting for its job's verdict. Job 2 (b): 10 leased to w2.
 	setup := func() *Queue {
-		q := NewQueue(0)
+		q := NewQueue(0, 0)
 		enqueue(q, 1, "a", 1, 2, 3, 4)
 		enqueue(q, 2, "b", 10)
 		lease(q, "w1", "a", t0)
@@ -194,7 +194,7 @@ func TestQueueReport(t *testing.T) {
 // dispatcher may: a completed unit of a live job must still answer
 // ErrNotLeased.
 func TestQueueOwnersOutOfOrder(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	enqueue(q, 1, "a", 2, 10, 11) // split unit 2, children 10 and 11
 	enqueue(q, 2, "a", 5, 6)
 	enqueue(q, 3, "a", 3)
@@ -227,7 +227,7 @@ func TestQueueOwnersOutOfOrder(t *testing.T) {
 }
 
 func TestQueueDropJob(t *testing.T) {
-	q := NewQueue(100 * sec)
+	q := NewQueue(100*sec, 0)
 	enqueue(q, 1, "a", 1, 2, 3, 4)
 	enqueue(q, 2, "a", 5)
 	lease(q, "w1", "a", t0) // 1
@@ -269,7 +269,7 @@ func TestQueueDropJob(t *testing.T) {
 // TestQueueDropManyJobs drops enough jobs to compact the owner ranges and
 // checks that the survivors' units are still told apart from unknown ones.
 func TestQueueDropManyJobs(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	for j := int64(1); j <= 20; j++ {
 		enqueue(q, j, "a", 2*j, 2*j+1)
 	}
@@ -305,7 +305,7 @@ func TestQueueDropManyJobs(t *testing.T) {
 }
 
 func TestQueueFailedUnitNotHandedBack(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	enqueue(q, 1, "a", 1, 2)
 	lease(q, "w1", "a", t0)
 	if _, err := q.Report(1, "w1"); err != nil {
@@ -342,7 +342,7 @@ func TestQueueFailedUnitNotHandedBack(t *testing.T) {
 func TestQueueRequeueFront(t *testing.T) {
 	// Unit 9 arrived first, so a retry of it goes before units that arrived
 	// later, even with smaller ids.
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	enqueue(q, 2, "a", 9)
 	enqueue(q, 1, "a", 3, 4)
 	lease(q, "w", "a", t0)
@@ -354,7 +354,7 @@ func TestQueueRequeueFront(t *testing.T) {
 }
 
 func TestQueueBackoff(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	enqueue(q, 1, "a", 1, 2)
 	lease(q, "w1", "a", t0)
 	q.Report(1, "w1")
@@ -395,7 +395,7 @@ func TestQueueBackoff(t *testing.T) {
 }
 
 func TestQueueBackoffToFront(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	enqueue(q, 1, "a", 1)
 	lease(q, "w", "a", t0)
 	q.Report(1, "w")
@@ -408,7 +408,7 @@ func TestQueueBackoffToFront(t *testing.T) {
 		}
 	}
 	// Units whose back-off ends in the same tick all become ready.
-	q = NewQueue(0)
+	q = NewQueue(0, 0)
 	enqueue(q, 1, "a", 1, 2, 3)
 	for range 3 {
 		lease(q, "w", "a", t0)
@@ -424,7 +424,7 @@ func TestQueueBackoffToFront(t *testing.T) {
 }
 
 func TestQueueRelease(t *testing.T) {
-	q := NewQueue(100 * sec)
+	q := NewQueue(100*sec, 0)
 	enqueue(q, 1, "a", 1, 2, 3)
 	lease(q, "w1", "a", t0)
 	q.Report(1, "w1")
@@ -460,7 +460,7 @@ func TestQueueRelease(t *testing.T) {
 }
 
 func TestQueueRecover(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	enqueue(q, 1, "a", 1, 2, 3, 4)
 	for _, w := range []string{"w1", "w1", "w1", "w2"} {
 		lease(q, w, "a", t0)
@@ -491,7 +491,7 @@ func TestQueueRecover(t *testing.T) {
 
 func TestQueueUnitTimeout(t *testing.T) {
 	t.Run("expires old leases only", func(t *testing.T) {
-		q := NewQueue(100 * sec)
+		q := NewQueue(100*sec, 0)
 		enqueue(q, 1, "a", 1, 2, 3)
 		lease(q, "w1", "a", t0)
 		lease(q, "w2", "a", t0+10*sec)
@@ -518,7 +518,7 @@ func TestQueueUnitTimeout(t *testing.T) {
 		wantStats(t, q, 3, 0, 0, 0)
 	})
 	t.Run("a unit leased again is timed from its new lease", func(t *testing.T) {
-		q := NewQueue(100 * sec)
+		q := NewQueue(100*sec, 0)
 		enqueue(q, 1, "a", 1)
 		lease(q, "w1", "a", t0)
 		q.Report(1, "w1")
@@ -537,7 +537,7 @@ func TestQueueUnitTimeout(t *testing.T) {
 		}
 	})
 	t.Run("reported and settled units do not expire", func(t *testing.T) {
-		q := NewQueue(100 * sec)
+		q := NewQueue(100*sec, 0)
 		enqueue(q, 1, "a", 1, 2)
 		lease(q, "w1", "a", t0)
 		lease(q, "w1", "a", t0)
@@ -550,7 +550,7 @@ func TestQueueUnitTimeout(t *testing.T) {
 		wantStats(t, q, 0, 0, 0, 0)
 	})
 	t.Run("no timeout", func(t *testing.T) {
-		q := NewQueue(0)
+		q := NewQueue(0, 0)
 		enqueue(q, 1, "a", 1)
 		lease(q, "w1", "a", t0)
 		if exp := q.Tick(t0 + 1e6*sec); exp != nil {
@@ -561,7 +561,7 @@ func TestQueueUnitTimeout(t *testing.T) {
 }
 
 func TestQueueSettle(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	enqueue(q, 1, "a", 1, 2, 3, 4)
 	lease(q, "w", "a", t0) // 1
 	lease(q, "w", "a", t0) // 2
@@ -588,7 +588,7 @@ func TestQueueSettle(t *testing.T) {
 
 // TestQueueStatsSteps follows the counts through a unit's whole life.
 func TestQueueStatsSteps(t *testing.T) {
-	q := NewQueue(10 * sec)
+	q := NewQueue(10*sec, 0)
 	steps := []struct {
 		name  string
 		do    func()
@@ -619,7 +619,7 @@ func TestQueueStatsSteps(t *testing.T) {
 }
 
 func TestQueueWorkerActionsCache(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	if got := lease(q, "w", "b", t0); got != 0 {
 		t.Fatalf("lease from an empty queue = %d", got)
 	}
@@ -656,7 +656,7 @@ func TestQueueWorkerActionsCache(t *testing.T) {
 // twice: overlapping ranges broke the lookup that tells a late report on a
 // live job's unit (409) from one on no live job's (404).
 func TestQueueOwnerAfterARetry(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	enqueue(q, 1, "a", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 	enqueue(q, 2, "a", 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)
 	for range 10 { // units 1 to 10 succeed

@@ -124,7 +124,7 @@ func TestIndexTakesBackARetriedJob(t *testing.T) {
 }
 
 func TestPausedActionsAreNotHandedOut(t *testing.T) {
-	q := NewQueue(0)
+	q := NewQueue(0, 0)
 	enqueue(q, 1, "a", 1, 2)
 	enqueue(q, 2, "b", 3)
 	if got := lease(q, "w", "a,b", t0); got != 1 {

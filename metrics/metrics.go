@@ -83,6 +83,7 @@ var (
 		{prometheus.NewDesc("crowd_units_failed_total", "Units that failed for good.", nil, nil), func(c *actors.Counters) uint64 { return c.UnitsFailed.Load() }},
 		{prometheus.NewDesc("crowd_attempts_failed_total", "Failed attempts that were retried.", nil, nil), func(c *actors.Counters) uint64 { return c.AttemptsFailed.Load() }},
 		{prometheus.NewDesc("crowd_lease_recoveries_total", "Leases taken back from dead or slow workers.", nil, nil), func(c *actors.Counters) uint64 { return c.LeasesLost.Load() }},
+		{prometheus.NewDesc("crowd_repeated_reports_total", "Reports that repeated one already recorded (a worker whose answer was lost), answered as the first was.", nil, nil), func(c *actors.Counters) uint64 { return c.RepeatReports.Load() }},
 		{prometheus.NewDesc("crowd_jobs_created_total", "Jobs created.", nil, nil), func(c *actors.Counters) uint64 { return c.JobsCreated.Load() }},
 	}
 )

@@ -414,12 +414,18 @@ func TestShutdownFinishesRunningUnit(t *testing.T) {
 
 // TestSpoiledAnswerRecovered: when the answer to a PUT /work/:id is lost
 // after the coordinator acted on it, or is a 200 that does not decode, the
-// next unit it leased to the slot is found again (GET /worker/:name) and
-// run, rather than left leased forever.
+// next unit it leased to the slot is run, rather than left leased forever:
+// a lost answer's report is sent again, and the coordinator answers the
+// repeat as it answered the first, with that unit; an unreadable answer
+// makes the slot find its unit again (GET /worker/:name).
 func TestSpoiledAnswerRecovered(t *testing.T) {
-	for name, spoil := range map[string]func(http.ResponseWriter){
-		"lost":       func(http.ResponseWriter) { panic(http.ErrAbortHandler) },
-		"unreadable": func(w http.ResponseWriter) { w.Write([]byte("<html>not JSON</html>")) },
+	for name, tt := range map[string]struct {
+		spoil   func(http.ResponseWriter)
+		repeats uint64 // reports the coordinator took as repeats
+		resumed int    // units the slot found again
+	}{
+		"lost":       {spoil: func(http.ResponseWriter) { panic(http.ErrAbortHandler) }, repeats: 1},
+		"unreadable": {spoil: func(w http.ResponseWriter) { w.Write([]byte("<html>not JSON</html>")) }, resumed: 1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -430,7 +436,7 @@ func TestSpoiledAnswerRecovered(t *testing.T) {
 			front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/work/") && spoiled.CompareAndSwap(false, true) {
 					proxy.ServeHTTP(httptest.NewRecorder(), r) // the report is recorded, but its answer spoiled
-					spoil(w)
+					tt.spoil(w)
 					return
 				}
 				proxy.ServeHTTP(w, r)
@@ -442,8 +448,14 @@ func TestSpoiledAnswerRecovered(t *testing.T) {
 			if j.Status != "succeeded" || !spoiled.Load() {
 				t.Fatalf("job %s %s (an answer spoiled: %v)", j.Status, j.Outputs, spoiled.Load())
 			}
-			if logs.count("resuming a unit whose lease answer was lost") != 1 {
-				t.Errorf("the unit the spoiled answer leased was not resumed:\n%s", logs.String())
+			if n := logs.count(`msg="unit done"`); n != 3 {
+				t.Errorf("%d units run, want each of the 3 once:\n%s", n, logs.String())
+			}
+			if n := co.Co.Counters().RepeatReports.Load(); n != tt.repeats {
+				t.Errorf("%d reports answered as repeats, want %d", n, tt.repeats)
+			}
+			if n := logs.count("resuming a unit whose lease answer was lost"); n != tt.resumed {
+				t.Errorf("%d units resumed, want %d:\n%s", n, tt.resumed, logs.String())
 			}
 		})
 	}

@@ -76,10 +76,10 @@ func (a *jobActor) callbackDone(ctx actor.Context, m *callbackDone) {
 		ev, _ := a.job.Delete() // not deleted: checked above
 		a.commit(ctx, ev, nil)
 	case m.err == nil && m.status/100 == 2:
-		a.commit(ctx, a.job.SettleCallback(true), nil)
+		a.settleCallback(ctx, true)
 	case m.err == nil && m.status < 500:
 		log.Warn("callback refused; not retried", "status", m.status)
-		a.commit(ctx, a.job.SettleCallback(false), nil)
+		a.settleCallback(ctx, false)
 	case m.try < a.c.set.CallbackRetries:
 		wait := a.c.set.CallbackBackoff << (m.try - 1)
 		log.Warn("callback failed; will retry", "status", m.status, "err", errText(m.err), "in", wait)
@@ -87,8 +87,20 @@ func (a *jobActor) callbackDone(ctx actor.Context, m *callbackDone) {
 		time.AfterFunc(wait, func() { root.Send(self, retry) })
 	default:
 		log.Error("callback failed; giving up", "status", m.status, "err", errText(m.err))
-		a.commit(ctx, a.job.SettleCallback(false), nil)
+		a.settleCallback(ctx, false)
 	}
+}
+
+// settleCallback records the end of the callback's tries; once that is
+// durable the job can retire.
+func (a *jobActor) settleCallback(ctx actor.Context, delivered bool) {
+	self, root := ctx.Self(), a.c.sys.Root
+	a.commit(ctx, a.job.SettleCallback(delivered), func(err error) {
+		a.logJournalError(err)
+		if err == nil {
+			root.Send(self, callbackSettled{})
+		}
+	})
 }
 
 func errText(err error) string {

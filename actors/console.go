@@ -160,6 +160,8 @@ func (c *Coordinator) Summary() (wire.Summary, error) {
 		UnitsPerSecond: c.rate(),
 		Paused:         make([]string, len(paused)),
 		Time:           float64(c.set.Now().UnixNano()) / 1e9,
+		JobActors:      list.actors,
+		FinishedBytes:  int64(list.finishedBytes),
 	}
 	total := 0
 	for _, n := range list.counts {
@@ -317,24 +319,23 @@ type (
 )
 
 // consoleView is the job as the console lists it.
-func (a *jobActor) consoleView(detail bool) wire.ConsoleJob {
-	j := a.job
-	v := wire.ConsoleJob{Job: j.View(a.c.now()), Action: j.Action, CreatedAt: float64(j.CreatedAt) / 1e9}
+func consoleView(j *core.Job, now int64, detail bool) wire.ConsoleJob {
+	v := wire.ConsoleJob{Job: j.View(now), Action: j.Action, CreatedAt: float64(j.CreatedAt) / 1e9}
 	if detail {
 		v.Options, v.CallbackURL = j.Options, j.CallbackURL
 	}
 	return v
 }
 
-// detail is the job page with units [offset, offset+limit); the state of
-// incomplete units is left for the dispatcher to fill in.
-func (a *jobActor) detail(offset, limit int) *wire.JobDetail {
-	units := a.job.Units()
-	d := &wire.JobDetail{Job: a.consoleView(true), UnitsTotal: len(units), Units: []wire.UnitDetail{}}
+// detailView is the job page with units [offset, offset+limit); the state
+// of incomplete units is left for the dispatcher to fill in.
+func detailView(j *core.Job, now int64, offset, limit int) *wire.JobDetail {
+	units := j.Units()
+	d := &wire.JobDetail{Job: consoleView(j, now, true), UnitsTotal: len(units), Units: []wire.UnitDetail{}}
 	offset = min(offset, len(units))
 	for i := offset; i < min(offset+limit, len(units)); i++ {
 		u := &units[i]
-		ud := wire.UnitDetail{ID: u.ID, Phase: a.job.Phase(i).String(), Attempts: u.Attempts, Time: u.Time,
+		ud := wire.UnitDetail{ID: u.ID, Phase: j.Phase(i).String(), Attempts: u.Attempts, Time: u.Time,
 			Input: u.Input, Output: u.Output, Errors: errorTexts(u.Errors)}
 		if u.Status.Complete() {
 			ud.State = u.Status.String()

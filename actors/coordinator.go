@@ -145,7 +145,9 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	}
 	loaded := make(chan []*core.QueueJob, 1)
 	if c.directory, err = c.spawn("jobs", func() actor.Actor {
-		return &directory{c: c, index: core.NewIndex(), children: make(map[int64]*actor.PID), restored: state.Jobs, loaded: loaded}
+		return &directory{c: c, index: core.NewIndex(), children: make(map[int64]*actor.PID),
+			finished: newFinishedJobs(), deleting: make(map[int64]struct{}),
+			restored: state.Jobs, restoredFinished: state.Finished, loaded: loaded}
 	}); err != nil {
 		return nil, err
 	}

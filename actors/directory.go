@@ -1,22 +1,29 @@
 package actors
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/documentcloud/crowd/core"
+	"github.com/documentcloud/crowd/persistence"
 )
 
-// directory creates the job actors, finds them by id, and keeps the index of
-// job statuses that /status reads.
+// directory creates the job actors, finds them by id, keeps the finished
+// jobs (finishedJobs) and answers for them, and keeps the index of job
+// statuses that /status reads.
 type directory struct {
 	c        *Coordinator
 	index    *core.Index
 	children map[int64]*actor.PID
+	finished *finishedJobs
+	deleting map[int64]struct{} // finished jobs whose deletion is on its way to disk
+	revivals int                // finished jobs that got an actor again
 
-	restored map[int64]*core.Job
-	loaded   chan<- []*core.QueueJob
+	restored         map[int64]*core.Job
+	restoredFinished map[int64][]byte
+	loaded           chan<- []*core.QueueJob
 }
 
 func (d *directory) Receive(ctx actor.Context) {
@@ -38,6 +45,13 @@ func (d *directory) Receive(ctx actor.Context) {
 		for _, id := range m.ids {
 			d.forward(ctx, id, m.msg)
 		}
+	case *jobFinished:
+		delete(d.children, m.id)
+		d.finished.add(m.id, m.state)
+		d.index.Set(m.id, m.status)
+		ctx.Send(m.from, jobForgotten{})
+	case *finishedDeleted:
+		d.finishedDeleted(ctx, m)
 	case *statusChanged:
 		if _, ok := d.children[m.id]; ok {
 			d.index.Set(m.id, m.status)
@@ -49,7 +63,7 @@ func (d *directory) Receive(ctx actor.Context) {
 	case *allJobs:
 		// The directory alone gives job ids, and spawns the job at once:
 		// the counter read here matches the children.
-		set := jobSet{ids: make([]int64, 0, len(d.children)), lastJob: d.c.ids.job.Load()}
+		set := jobSet{ids: make([]int64, 0, len(d.children)), finished: d.finished.all(), lastJob: d.c.ids.job.Load()}
 		for id := range d.children {
 			set.ids = append(set.ids, id)
 		}
@@ -66,34 +80,52 @@ func (d *directory) Receive(ctx actor.Context) {
 // list answers the jobs ids with the counts by status.
 func (d *directory) list(ids []int64, total int) jobList {
 	// ids may share the index's array, which the next query rewrites.
-	list := jobList{ids: slices.Clone(ids), total: total, counts: make(map[string]int)}
+	list := jobList{ids: slices.Clone(ids), total: total, counts: make(map[string]int),
+		actors: len(d.children), finishedBytes: d.finished.bytes}
 	for s := core.Processing; s <= core.Merging; s++ {
 		list.counts[s.String()] = d.index.Count(s)
 	}
 	return list
 }
 
-// restore starts an actor for every job the journal held, in id order, and
-// hands their queue entries to Start.
+// restore starts an actor for every active job the journal held and
+// stores the finished ones, in id order, and hands the active jobs' queue
+// entries to Start.
 func (d *directory) restore(ctx actor.Context) {
-	ids := make([]int64, 0, len(d.restored))
+	ids := make([]int64, 0, len(d.restored)+len(d.restoredFinished))
 	for id := range d.restored {
 		ids = append(ids, id)
 	}
+	for id := range d.restoredFinished {
+		ids = append(ids, id)
+	}
 	slices.Sort(ids)
-	jobs := make([]*core.QueueJob, 0, len(ids))
+	jobs := make([]*core.QueueJob, 0, len(d.restored))
 	for _, id := range ids {
+		if enc, ok := d.restoredFinished[id]; ok {
+			_, status, _, err := persistence.JobHeader(enc)
+			if err != nil {
+				panic(err) // Load read every header already
+			}
+			d.finished.add(id, enc)
+			d.index.Set(id, status)
+			continue
+		}
 		j := d.restored[id]
 		pid := d.spawn(ctx, j.ID, &jobActor{c: d.c, job: j})
 		d.index.Set(j.ID, j.Status)
-		jobs = append(jobs, j.ForQueue(pid))
+		jobs = append(jobs, j.ForQueue(pid, false))
 	}
-	d.restored = nil
+	d.restored, d.restoredFinished = nil, nil
 	d.loaded <- jobs
 }
 
 func (d *directory) spawn(ctx actor.Context, id int64, a *jobActor) *actor.PID {
-	pid, err := ctx.SpawnNamed(d.c.props(func() actor.Actor { return a }), strconv.FormatInt(id, 10))
+	return d.spawnNamed(ctx, id, strconv.FormatInt(id, 10), a)
+}
+
+func (d *directory) spawnNamed(ctx actor.Context, id int64, name string, a *jobActor) *actor.PID {
+	pid, err := ctx.SpawnNamed(d.c.props(func() actor.Actor { return a }), name)
 	if err != nil {
 		panic(err) // ids are never reused, so a clash is a bug
 	}
@@ -118,12 +150,93 @@ func (d *directory) create(ctx actor.Context, m *createJob) {
 	d.spawn(ctx, id, &jobActor{c: d.c, created: ev, createCall: m.call})
 }
 
-// forward sends msg to job id's actor, or answers it as a deleted job does
-// when the directory has no such job.
+// forward sends msg to job id's actor, answers it for a finished job, or
+// answers it as a deleted job does when the directory has no such job.
 func (d *directory) forward(ctx actor.Context, id int64, msg any) {
 	if pid := d.children[id]; pid != nil {
 		ctx.Send(pid, msg)
 		return
 	}
+	if enc, ok := d.finished.get(id); ok {
+		if _, deleting := d.deleting[id]; deleting {
+			switch msg.(type) {
+			case *deleteJob, *retryJob:
+				answerDeleted(msg)
+				return
+			}
+		}
+		d.answerFinished(ctx, id, enc, msg)
+		return
+	}
 	answerDeleted(msg)
+}
+
+// answerFinished answers msg about a finished job from its stored state.
+// A deletion is journaled by the directory itself; a retry gives the job
+// an actor again, which runs it.
+func (d *directory) answerFinished(ctx actor.Context, id int64, enc []byte, msg any) {
+	if m, ok := msg.(*snapshotJob); ok {
+		m.reply <- enc
+		return
+	}
+	st, err := persistence.DecodeJob(enc)
+	if err != nil {
+		panic(fmt.Errorf("finished job %d does not decode: %w", id, err)) // it was encoded here
+	}
+	j, now := core.RestoreJob(st), d.c.now()
+	switch m := msg.(type) {
+	case *getJob:
+		view := j.View(now)
+		m.call.answer(Reply{Outcome: OK, Job: &view})
+	case *viewJob:
+		m.reply <- j.View(now)
+	case *consoleJob:
+		m.reply <- consoleView(j, now, false)
+	case *jobDetail:
+		m.reply <- detailView(j, now, m.offset, m.limit)
+	case *deleteJob:
+		d.deleteFinished(ctx, j, m.call)
+	case *retryJob:
+		d.finished.remove(id)
+		d.revivals++
+		name := strconv.FormatInt(id, 10) + "." + strconv.Itoa(d.revivals) // its last actor may not have stopped yet
+		ctx.Send(d.spawnNamed(ctx, id, name, &jobActor{c: d.c, job: j, revived: true}), m)
+	default:
+		panic(fmt.Sprintf("directory: %T for a finished job", msg))
+	}
+}
+
+// deleteFinished journals the deletion of a finished job; the job goes
+// once that is durable (finishedDeleted). Until then, reads still show it,
+// and a second delete or a retry is answered as for a deleted job.
+func (d *directory) deleteFinished(ctx actor.Context, j *core.Job, cl call) {
+	ev, err := j.Delete()
+	if err != nil {
+		panic(err) // a finished job is not deleted
+	}
+	d.deleting[j.ID] = struct{}{}
+	self, root, id, action := ctx.Self(), d.c.sys.Root, j.ID, j.Action
+	d.c.journal.Append(ev, func(err error) {
+		root.Send(self, &finishedDeleted{id: id, action: action, call: cl, err: err})
+	})
+}
+
+func (d *directory) finishedDeleted(ctx actor.Context, m *finishedDeleted) {
+	delete(d.deleting, m.id)
+	if m.err != nil {
+		d.c.log.Error("journal append failed", "job", m.id, "err", m.err)
+		if m.call != nil {
+			m.call.fail(m.err)
+		}
+		return
+	}
+	d.finished.remove(m.id)
+	d.index.Remove(m.id)
+	ctx.Send(d.c.dispatcher, &forgetJob{job: m.id})
+	if remove := d.c.set.RemoveFiles; remove != nil {
+		go remove(m.action, m.id) // files are slow to delete; the job is gone already
+	}
+	if m.call != nil {
+		m.call.answer(Reply{Outcome: NoContent})
+	}
 }

@@ -44,6 +44,11 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 			ctx.Send(d.c.registry, &activity{worker: r.Worker, released: r.Entry.Unit})
 		}
 		ctx.Send(m.from, jobDropped{})
+	case *finishJob:
+		q.FinishJob(m.job)
+		ctx.Send(m.from, jobDropped{})
+	case *forgetJob:
+		q.DropJob(m.job, nil)
 	case *recoverUnits:
 		d.lost(ctx, q.Recover(m.worker, m.units), "worker "+m.worker+" stopped checking in")
 	case *releaseUnits:
@@ -131,6 +136,11 @@ func (d *dispatcher) refused(ctx actor.Context, m *complete, err error, now int6
 	d.tellRegistry(ctx, m.Worker, now, 0, leased)
 	if next != nil {
 		m.next, m.hasNext = next.View(), true
+	}
+	if job.Finished() { // every event of it is durable, and its actor may be gone
+		d.c.counters.RepeatReports.Add(1)
+		answerReport(d.c, m, nil)
+		return
 	}
 	m.repeat = true
 	ctx.Send(job.Owner.(*actor.PID), m)

@@ -29,6 +29,8 @@ type jobActor struct {
 	createCall call
 
 	dropped, forgotten bool // the dispatcher and the directory let go of it
+	revived            bool // it was finished, and runs again (a retry)
+	retiring           bool // it is finished and handed to the directory (retire)
 	callbackRound      int  // completions whose callback this actor started
 	callbackTry        int  // tries of the current round so far
 
@@ -56,6 +58,10 @@ func (a *jobActor) Receive(ctx actor.Context) {
 	if a.job != nil && a.job.Deleted && answerDeleted(ctx.Message()) {
 		return
 	}
+	if a.retiring && changes(ctx.Message()) {
+		ctx.Send(ctx.Parent(), ctx.Message()) // the directory has the finished job now: it answers
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.start(ctx)
@@ -78,10 +84,10 @@ func (a *jobActor) Receive(ctx actor.Context) {
 	case *retryJob:
 		a.retry(ctx, m.call)
 	case *consoleJob:
-		view := a.consoleView(false)
+		view := consoleView(a.job, a.c.now(), false)
 		a.whenDurable(func() { m.reply <- view })
 	case *jobDetail:
-		detail := a.detail(m.offset, m.limit)
+		detail := detailView(a.job, a.c.now(), m.offset, m.limit)
 		a.whenDurable(func() { m.reply <- detail })
 	case *snapshotJob:
 		// At once: Snapshotter.Take waits on a barrier after collecting.
@@ -89,6 +95,7 @@ func (a *jobActor) Receive(ctx actor.Context) {
 		m.reply <- persistence.AppendJob(nil, &st)
 	case journaled:
 		a.releaseHeld()
+		a.retire(ctx, 0)
 	case *callbackDone:
 		a.callbackDone(ctx, m)
 	case callbackRetry:
@@ -104,7 +111,37 @@ func (a *jobActor) Receive(ctx actor.Context) {
 	case jobCompleted:
 		a.c.log.Info("job complete", "job", a.job.ID, "action", a.job.Action, "status", a.job.Status.String())
 		a.maybeCallback(ctx)
+		a.retire(ctx, m.seq)
+	case callbackSettled:
+		a.retire(ctx, 0)
 	}
+}
+
+// retire hands a finished job to the directory, which keeps it as data
+// (finishedJobs), and stops the actor once the dispatcher and the directory
+// have let go of it: once the job has succeeded or failed, its callback is
+// settled and every event of it is durable (up to durable, or as the
+// journal said), only a delete or a retry changes it again, and the
+// directory does those. Nothing is retired while answers wait.
+func (a *jobActor) retire(ctx actor.Context, durable uint64) {
+	j := a.job
+	if a.retiring || j.Deleted || !j.Status.Complete() || j.Callback == core.CallbackPending ||
+		len(a.held) > 0 || max(durable, a.durableSeq.Load()) < j.Seq {
+		return
+	}
+	a.retiring = true
+	st := j.State()
+	ctx.Send(a.c.dispatcher, &finishJob{job: j.ID, from: ctx.Self()})
+	ctx.Send(ctx.Parent(), &jobFinished{id: j.ID, status: j.Status, state: persistence.AppendJob(nil, &st), from: ctx.Self()})
+}
+
+// changes reports whether msg asks to change a finished job.
+func changes(msg any) bool {
+	switch msg.(type) {
+	case *deleteJob, *retryJob:
+		return true
+	}
+	return false
 }
 
 // answerDeleted answers a query about a job as a deleted job does, and
@@ -134,16 +171,19 @@ func answerDeleted(msg any) bool {
 
 func (a *jobActor) start(ctx actor.Context) {
 	a.self = ctx.Self()
-	if a.created == nil { // restored: Start queued its units
+	if a.created == nil { // restored (Start queued its units) or revived
 		a.durableSeq.Store(a.job.Seq)
-		a.qj = a.job.ForQueue(ctx.Self())
+		a.qj = a.job.ForQueue(ctx.Self(), a.revived)
 		a.maybeCallback(ctx)
+		if !a.revived { // a revived job's retry is on its way
+			a.retire(ctx, 0)
+		}
 		return
 	}
 	job, fx := core.NewJob(a.created)
 	a.job = job
 	a.c.counters.JobsCreated.Add(1)
-	a.qj = job.ForQueue(ctx.Self())
+	a.qj = job.ForQueue(ctx.Self(), false)
 	view, cl := job.View(a.created.At), a.createCall
 	a.send(ctx, a.created, fx, nil, func(err error) {
 		if err != nil {
@@ -175,12 +215,12 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 		})
 		return
 	}
-	a.send(ctx, ev, fx, nil, func(err error) { a.answerReport(m, err) })
+	a.send(ctx, ev, fx, nil, func(err error) { answerReport(a.c, m, err) })
 }
 
 // answerReport answers a recorded report with the next unit the dispatcher
 // leased with it, or NoContent; err is the journal's.
-func (a *jobActor) answerReport(m *complete, err error) {
+func answerReport(c *Coordinator, m *complete, err error) {
 	switch {
 	case err != nil:
 		m.call.fail(err)
@@ -192,7 +232,7 @@ func (a *jobActor) answerReport(m *complete, err error) {
 		m.call.answer(Reply{Outcome: NoContent})
 	}
 	if m.hasNext { // not journaled, or the worker gave up waiting: it never hears of its next unit
-		a.c.sys.Root.Send(a.c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
+		c.sys.Root.Send(c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
 	}
 }
 
@@ -210,7 +250,7 @@ func (a *jobActor) repeated(ctx actor.Context, m *complete) {
 		if a.journalFailed.Load() {
 			err = errJournalFailed // the first report may not be durable
 		}
-		a.answerReport(m, err)
+		answerReport(a.c, m, err)
 	})
 }
 
@@ -275,7 +315,7 @@ func (a *jobActor) commit(ctx actor.Context, ev core.Event, done func(error)) {
 func (a *jobActor) send(ctx actor.Context, ev core.Event, fx core.Effects, lease *leaseFor, done func(error)) {
 	var o *outcome
 	if !fx.Empty() || lease != nil {
-		o = &outcome{c: a.c, self: ctx.Self(), parent: ctx.Parent(), job: a.qj, fx: fx, status: a.job.Status, lease: lease}
+		o = &outcome{c: a.c, self: ctx.Self(), parent: ctx.Parent(), job: a.qj, fx: fx, status: a.job.Status, seq: a.job.Seq, lease: lease}
 		if r := fx.Retry; r != nil {
 			o.delay = a.c.rules.Backoff(r.Attempts)
 		}
@@ -358,6 +398,7 @@ type outcome struct {
 	fx           core.Effects
 	status       core.Status // the job's status after the event
 	delay        int64       // the back-off of a retry
+	seq          uint64      // the event's JobSeq
 	lease        *leaseFor
 }
 
@@ -376,7 +417,7 @@ func (o *outcome) publish() {
 		send(o.parent, &statusChanged{id: o.job.ID, status: o.status})
 	}
 	if fx.Completed {
-		send(o.self, jobCompleted{}) // the callback starts from the job's own goroutine
+		send(o.self, jobCompleted{seq: o.seq}) // the callback starts from the job's own goroutine
 	}
 	if fx.Deleted {
 		send(d, &dropJob{job: o.job.ID, units: fx.Drop, from: o.self})
@@ -411,6 +452,7 @@ func (a *jobActor) retry(ctx actor.Context, cl call) {
 	ev, err := a.job.RetryFailed(a.c.now())
 	if err != nil { // not deleted: Receive answered that (answerDeleted)
 		cl.answer(Reply{Outcome: Conflict, Err: err})
+		a.retire(ctx, 0) // revived for nothing
 		return
 	}
 	fx := a.apply(ev)

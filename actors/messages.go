@@ -126,10 +126,35 @@ type (
 	}
 	jobDropped   struct{} // dispatcher -> job: nothing more will come from it
 	jobForgotten struct{} // directory -> job: nothing more will come from it
-	jobCompleted struct{} // job -> itself, once its completion is durable
-	jobGone      struct { // job -> directory
+	jobCompleted struct { // job -> itself, once its completion is durable
+		seq uint64 // the completing event's
+	}
+	callbackSettled struct{} // job -> itself, once the settling is durable
+	jobGone         struct { // job -> directory
 		id   int64
 		from *actor.PID
+	}
+	// A finished job leaves its actor (finishedJobs): the job tells the
+	// dispatcher (finishJob) and the directory (jobFinished, with its
+	// state), and stops once both let go of it.
+	finishJob struct { // job -> dispatcher
+		job  int64
+		from *actor.PID
+	}
+	jobFinished struct { // job -> directory
+		id     int64
+		status core.Status
+		state  []byte // persistence.AppendJob
+		from   *actor.PID
+	}
+	forgetJob struct{ job int64 } // directory -> dispatcher: a finished job was deleted
+	// finishedDeleted tells the directory that the deletion of a finished
+	// job is durable, or failed.
+	finishedDeleted struct {
+		id     int64
+		action string
+		call   call // nil for retention
+		err    error
 	}
 	statusChanged struct { // job -> directory
 		id     int64
@@ -168,6 +193,9 @@ type (
 		ids    []int64
 		total  int            // incomplete jobs
 		counts map[string]int // jobs by status name
+		// The jobs with an actor, and the bytes the finished ones take.
+		actors        int
+		finishedBytes int
 	}
 	listWorkers struct{ reply chan []wire.Worker }
 	queueStats  struct{ reply chan core.QueueStats }
@@ -176,8 +204,9 @@ type (
 	}
 	allJobs struct{ reply chan jobSet }
 	jobSet  struct {
-		ids     []int64
-		lastJob int64 // every job up to it is in ids, or was deleted
+		ids      []int64  // the jobs with actors
+		finished [][]byte // the finished jobs' states, shared: read only
+		lastJob  int64    // every job up to it is in ids or finished, or was deleted
 	}
 	// askJobs has the directory send msg to each job of ids it still has,
 	// and answer for the others as a deleted job does (answerDeleted). A

@@ -101,12 +101,12 @@ func TestRestoreRebuildsWhatTheJournalHolds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(state.Jobs) != 4 {
-		t.Fatalf("restored %d jobs, want 4", len(state.Jobs))
+	if state.Len() != 4 {
+		t.Fatalf("restored %d jobs, want 4", state.Len())
 	}
 	at := time.Now().UnixNano()
 	for id, want := range live {
-		got := state.Jobs[id].View(at)
+		got := state.Job(id).View(at)
 		got.TimeTaken, want.TimeTaken = 0, 0
 		if string(got.AppendJSON(nil)) != string(want.AppendJSON(nil)) {
 			t.Errorf("job %d restored as %s, want %s", id, got.AppendJSON(nil), want.AppendJSON(nil))

@@ -14,9 +14,10 @@ import (
 // snapshotBatch is how many jobs a snapshot asks for their state at once.
 const snapshotBatch = 32
 
-// SnapshotBody collects every job's state, each encoded by its own actor,
-// into a snapshot body. Jobs keep working meanwhile: each job's state holds
-// its sequence number, so replay skips what a state already has.
+// SnapshotBody collects every job's state into a snapshot body: the active
+// jobs' encoded by their actors, the finished jobs' as the directory keeps
+// them. Jobs keep working meanwhile: each job's state holds its sequence
+// number, so replay skips what a state already has.
 func (c *Coordinator) SnapshotBody() ([]byte, error) {
 	aj := &allJobs{reply: make(chan jobSet, 1)}
 	c.sys.Root.Send(c.directory, aj)
@@ -39,7 +40,8 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 	}
 	askNext()
 	askNext()
-	parts := make([][]byte, 0, len(set.ids))
+	parts := make([][]byte, 0, len(set.ids)+len(set.finished))
+	parts = append(parts, set.finished...)
 	for got := 1; got <= len(set.ids); got++ {
 		p, err := await(c, replies)
 		if err != nil {
@@ -83,11 +85,13 @@ func Load(dir string, log persistence.Journal) (*State, uint64, error) {
 	}
 	var s *State
 	if data != nil {
-		snap, jobs, err := persistence.DecodeSnapshot(data)
+		snap, jobs, err := persistence.SplitSnapshot(data)
+		if err == nil {
+			s, err = StateFromSnapshot(snap, jobs)
+		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("snapshot %d in %s: %w", gen, dir, err)
 		}
-		s = StateFromSnapshot(snap, jobs)
 	}
 	s, err = Restore(log, s)
 	if err != nil {

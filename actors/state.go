@@ -19,10 +19,14 @@ func (c *idCounter) NewJob() int64 { return c.job.Add(1) }
 // NewUnits implements core.IDs.
 func (c *idCounter) NewUnits(n int) int64 { return c.unit.Add(int64(n)) - int64(n) + 1 }
 
-// State is the jobs a journal holds, rebuilt by Restore.
+// State is the jobs a journal holds, rebuilt by Restore: the active ones
+// as jobs, the finished ones (succeeded or failed, their callback settled)
+// still encoded, as the directory keeps them (finishedJobs), so that a
+// restart with a million of them does not build a million jobs.
 type State struct {
 	Jobs      map[int64]*core.Job
-	LastJob   int64 // the highest job id ever given, deleted jobs included
+	Finished  map[int64][]byte // persistence.AppendJob
+	LastJob   int64            // the highest job id ever given, deleted jobs included
 	LastUnit  int64
 	Paused    map[string]core.Pause
 	LastPause int64 // the highest pause id ever given, resumed ones included
@@ -34,20 +38,84 @@ type State struct {
 
 // NewState returns the state of an empty journal.
 func NewState() *State {
-	return &State{Jobs: make(map[int64]*core.Job), Paused: make(map[string]core.Pause)}
+	return &State{Jobs: make(map[int64]*core.Job), Finished: make(map[int64][]byte), Paused: make(map[string]core.Pause)}
 }
 
-// StateFromSnapshot starts a state from a snapshot's contents.
-func StateFromSnapshot(snap persistence.Snapshot, jobs []core.JobState) *State {
+// finished reports whether a job of this status and callback state is done
+// for good but for a delete or a retry: it needs no actor.
+func finished(status core.Status, callback core.CallbackState) bool {
+	return status.Complete() && callback != core.CallbackPending
+}
+
+// StateFromSnapshot starts a state from a snapshot's contents, still
+// encoded (persistence.SplitSnapshot); the finished jobs share jobs' bytes.
+func StateFromSnapshot(snap persistence.Snapshot, jobs [][]byte) (*State, error) {
 	s := NewState()
 	s.LastJob, s.LastUnit, s.snapshotJob, s.LastPause = snap.LastJob, snap.LastUnit, snap.LastJob, snap.LastPause
 	for _, p := range snap.Paused {
 		s.Paused[p.Action] = p
 	}
-	for _, js := range jobs {
-		s.Jobs[js.ID] = core.RestoreJob(js)
+	for i, enc := range jobs {
+		id, status, callback, err := persistence.JobHeader(enc)
+		if err == nil && finished(status, callback) {
+			s.Finished[id] = enc
+			continue
+		}
+		st, err := persistence.DecodeJob(enc)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: job %d of %d: %w", i+1, len(jobs), err)
+		}
+		s.Jobs[st.ID] = core.RestoreJob(st)
 	}
-	return s
+	return s, nil
+}
+
+// Job returns job id, active or finished, or nil.
+func (s *State) Job(id int64) *core.Job {
+	if j := s.Jobs[id]; j != nil {
+		return j
+	}
+	if enc, ok := s.Finished[id]; ok {
+		if st, err := persistence.DecodeJob(enc); err == nil {
+			return core.RestoreJob(st)
+		}
+	}
+	return nil
+}
+
+// Len is the number of jobs, active and finished.
+func (s *State) Len() int { return len(s.Jobs) + len(s.Finished) }
+
+// active returns job id as a job that events can change, decoding it if
+// it was finished.
+func (s *State) active(id int64) (*core.Job, error) {
+	if j := s.Jobs[id]; j != nil {
+		return j, nil
+	}
+	enc, ok := s.Finished[id]
+	if !ok {
+		return nil, nil
+	}
+	st, err := persistence.DecodeJob(enc)
+	if err != nil {
+		return nil, fmt.Errorf("job %d: %w", id, err)
+	}
+	j := core.RestoreJob(st)
+	delete(s.Finished, id)
+	s.Jobs[id] = j
+	return j, nil
+}
+
+// settle encodes the jobs that replay left finished, as a snapshot would
+// have held them.
+func (s *State) settle() {
+	for id, j := range s.Jobs {
+		if finished(j.Status, j.Callback) {
+			st := j.State()
+			s.Finished[id] = persistence.AppendJob(nil, &st)
+			delete(s.Jobs, id)
+		}
+	}
 }
 
 // Apply applies one journal event, exactly as the job actors did live. An
@@ -64,7 +132,10 @@ func (s *State) Apply(ev core.Event) error {
 		return nil
 	}
 	id := ev.JobID()
-	j := s.Jobs[id]
+	j, err := s.active(id)
+	if err != nil {
+		return err
+	}
 	if j == nil {
 		if id <= s.snapshotJob {
 			return nil
@@ -103,5 +174,6 @@ func Restore(j persistence.Journal, s *State) (*State, error) {
 	if err := j.Replay(s.Apply); err != nil {
 		return nil, fmt.Errorf("actors: replay: %w", err)
 	}
+	s.settle()
 	return s, nil
 }

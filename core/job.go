@@ -173,9 +173,14 @@ func NewJob(ev *JobCreated) (*Job, Effects) {
 }
 
 // ForQueue is what the dispatcher's queue keeps of j; owner answers for
-// its units.
-func (j *Job) ForQueue(owner any) *QueueJob {
-	return &QueueJob{ID: j.ID, Action: j.Action, Options: j.Options, Owner: owner}
+// its units. owned says the queue has recorded the job's units already: a
+// finished job that runs again (a retry) in the process it finished in.
+func (j *Job) ForQueue(owner any, owned bool) *QueueJob {
+	qj := &QueueJob{ID: j.ID, Action: j.Action, Options: j.Options, Owner: owner}
+	if owned {
+		qj.lastUnit = j.LastUnit()
+	}
+	return qj
 }
 
 func (j *Job) addUnits(first int64, inputs []string, phase Status) []Ready {

@@ -33,7 +33,12 @@ type QueueJob struct {
 	Owner   any // the shell's handle for the job (its actor)
 
 	lastUnit int64 // the highest unit id the queue has recorded as the job's
+	finished bool  // FinishJob let go of it
 }
+
+// Finished reports whether the queue let go of the job because it finished
+// (FinishJob): its owner may be gone.
+func (j *QueueJob) Finished() bool { return j.finished }
 
 // Entry is a unit the dispatcher knows: one not yet complete.
 type Entry struct {
@@ -77,8 +82,8 @@ type Queue struct {
 	waiting waitHeap
 	leases  ring[leaseRecord] // in lease order, for unit_timeout
 	jobs    map[int64]*QueueJob
-	owners  []ownerRange // unit id ranges of live jobs, in id order once sorted
-	dead    int          // owners entries whose job is gone
+	owners  []ownerRange       // unit id ranges of live and finished jobs, in id order once sorted
+	dropped map[int64]struct{} // jobs whose owners entries are to go
 	// unsorted is set when units arrive out of id order: a restart queues
 	// each job's units in turn, and job actors reach the dispatcher in any
 	// order. owner sorts before it searches.
@@ -117,6 +122,7 @@ func NewQueue(unitTimeout, repeatWindow int64) *Queue {
 		entries:      make(map[int64]*Entry),
 		ready:        make(map[string]*deque),
 		jobs:         make(map[int64]*QueueJob),
+		dropped:      make(map[int64]struct{}),
 		workerSets:   make(map[string][]*deque),
 		paused:       make(map[string]Pause),
 	}
@@ -207,8 +213,8 @@ func (q *Queue) own(id, job int64) {
 	q.owners = append(q.owners, ownerRange{first: id, last: id, job: job})
 }
 
-// owner finds the job a unit id belongs to, among live jobs (O(log jobs):
-// only error paths use it).
+// owner finds the job a unit id belongs to, among live and finished jobs
+// (O(log jobs): only error paths use it).
 func (q *Queue) owner(id int64) (int64, bool) {
 	if q.unsorted {
 		slices.SortFunc(q.owners, func(a, b ownerRange) int { return cmp.Compare(a.first, b.first) })
@@ -219,8 +225,8 @@ func (q *Queue) owner(id int64) (int64, bool) {
 		return 0, false
 	}
 	job := q.owners[k].job
-	_, live := q.jobs[job]
-	return job, live
+	_, dropped := q.dropped[job]
+	return job, !dropped
 }
 
 // Lease hands the oldest ready unit among the worker's actions to worker.
@@ -436,23 +442,33 @@ func (q *Queue) DropJob(job int64, units []int64) (ended []Revoked) {
 		}
 	}
 	delete(q.jobs, job)
-	q.dead++
-	if q.dead > len(q.jobs) {
+	q.dropped[job] = struct{}{}
+	if len(q.dropped) > 64 && 2*len(q.dropped) > len(q.owners) {
 		q.compactOwners()
 	}
 	return ended
 }
 
+// FinishJob lets go of a job whose units are all complete, keeping the
+// record of its unit ids: a late report on one answers ErrNotLeased until
+// the job is dropped.
+func (q *Queue) FinishJob(job int64) {
+	if j := q.jobs[job]; j != nil {
+		j.finished = true
+		delete(q.jobs, job)
+	}
+}
+
 func (q *Queue) compactOwners() {
 	live := q.owners[:0]
 	for _, r := range q.owners {
-		if _, ok := q.jobs[r.job]; ok {
+		if _, gone := q.dropped[r.job]; !gone {
 			live = append(live, r)
 		}
 	}
 	clear(q.owners[len(live):])
 	q.owners = live
-	q.dead = 0
+	clear(q.dropped)
 }
 
 // UnitState says where an incomplete unit is, for the console: queued,

@@ -55,9 +55,10 @@ func (q *Queue) LeaseNext(worker, actions string, now int64) *Entry {
 // Repeat reports whether a report that Report refused repeats worker's last
 // accepted report: the same unit, outcome and output, within the repeat window,
 // with no report or loss of the unit since (by anyone), the unit not queued
-// again by a retry of its job, and the job still queued. It returns the
-// unit's job and, when worker still holds it, the unit that the first
-// answer leased: the worker may never have heard of it.
+// again by a retry of its job, and the job still queued or finished
+// (FinishJob), not dropped. It returns the unit's job and, when worker
+// still holds it, the unit that the first answer leased: the worker may
+// never have heard of it.
 func (q *Queue) Repeat(unit int64, worker string, succeeded bool, output []byte, now int64) (job *QueueJob, next *Entry, ok bool) {
 	r, found := q.last[worker]
 	if !found {
@@ -66,8 +67,13 @@ func (q *Queue) Repeat(unit int64, worker string, succeeded bool, output []byte,
 	e := r.entry
 	switch {
 	case e.Unit != unit, r.succeeded != succeeded, now-r.at > q.repeatWindow,
-		e.reports != r.reports, q.jobs[e.Job.ID] != e.Job, r.output != outputHash(output):
+		e.reports != r.reports, r.output != outputHash(output):
 		return nil, nil, false
+	}
+	if q.jobs[e.Job.ID] != e.Job {
+		if _, live := q.owner(unit); !e.Job.finished || !live {
+			return nil, nil, false // dropped with its job
+		}
 	}
 	if cur := q.entries[unit]; cur != nil && cur != e {
 		return nil, nil, false // queued again as a new entry: the job was retried

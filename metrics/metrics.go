@@ -75,6 +75,8 @@ var (
 	workersDesc  = prometheus.NewDesc("crowd_workers", "Live workers.", nil, nil)
 	pausedDesc   = prometheus.NewDesc("crowd_paused_actions", "Paused actions.", nil, nil)
 	walBytesDesc = prometheus.NewDesc("crowd_wal_bytes", "Size of the write-ahead log on disk.", nil, nil)
+	actorsDesc   = prometheus.NewDesc("crowd_job_actors", "Jobs running in an actor; finished jobs are kept encoded instead.", nil, nil)
+	finishedDesc = prometheus.NewDesc("crowd_finished_job_bytes", "Bytes the finished jobs' encoded states take in memory.", nil, nil)
 	counterDescs = []struct {
 		desc *prometheus.Desc
 		read func(*actors.Counters) uint64
@@ -89,7 +91,7 @@ var (
 )
 
 func (c *coordinator) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{jobsDesc, unitsDesc, workersDesc, pausedDesc, walBytesDesc} {
+	for _, d := range []*prometheus.Desc{jobsDesc, unitsDesc, workersDesc, pausedDesc, walBytesDesc, actorsDesc, finishedDesc} {
 		ch <- d
 	}
 	for _, cd := range counterDescs {
@@ -114,6 +116,8 @@ func (c *coordinator) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(s.Workers))
 	ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, float64(len(s.Paused)))
+	ch <- prometheus.MustNewConstMetric(actorsDesc, prometheus.GaugeValue, float64(s.JobActors))
+	ch <- prometheus.MustNewConstMetric(finishedDesc, prometheus.GaugeValue, float64(s.FinishedBytes))
 	if s.WAL != nil {
 		ch <- prometheus.MustNewConstMetric(walBytesDesc, prometheus.GaugeValue, float64(s.WAL.Bytes))
 	}

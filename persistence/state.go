@@ -94,6 +94,25 @@ func EncodeSnapshot(s Snapshot, jobs [][]byte) []byte {
 
 // DecodeSnapshot parses a snapshot body.
 func DecodeSnapshot(data []byte) (s Snapshot, jobs []core.JobState, err error) {
+	s, parts, err := SplitSnapshot(data)
+	if err != nil {
+		return s, nil, err
+	}
+	jobs = make([]core.JobState, 0, len(parts))
+	for i, p := range parts {
+		job, err := DecodeJob(p)
+		if err != nil {
+			return s, nil, fmt.Errorf("snapshot: job %d of %d: %w", i+1, len(parts), err)
+		}
+		jobs = append(jobs, job)
+	}
+	return s, jobs, nil
+}
+
+// SplitSnapshot parses a snapshot body but for its jobs, which it returns
+// still encoded (AppendJob), sharing data: a finished job can stay encoded
+// (DecodeJob decodes one, JobHeader reads what identifies it).
+func SplitSnapshot(data []byte) (s Snapshot, jobs [][]byte, err error) {
 	if len(data) == 0 || data[0] != snapshotVersion {
 		return s, nil, errors.New("snapshot: unknown version")
 	}
@@ -103,17 +122,9 @@ func DecodeSnapshot(data []byte) (s Snapshot, jobs []core.JobState, err error) {
 		s.Paused = append(s.Paused, core.Pause{ID: d.id(), Action: d.string(), At: d.varint()})
 	}
 	n := d.count()
-	jobs = make([]core.JobState, 0, n)
+	jobs = make([][]byte, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		jd := &decoder{b: d.bytesNoCopy()}
-		job := decodeJob(jd)
-		if jd.err == nil && len(jd.b) != 0 {
-			jd.fail(errors.New("trailing bytes"))
-		}
-		if jd.err != nil {
-			return s, nil, fmt.Errorf("snapshot: job %d of %d: %w", i+1, n, jd.err)
-		}
-		jobs = append(jobs, job)
+		jobs = append(jobs, d.bytesNoCopy())
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail(errors.New("trailing bytes"))
@@ -122,6 +133,28 @@ func DecodeSnapshot(data []byte) (s Snapshot, jobs []core.JobState, err error) {
 		return s, nil, fmt.Errorf("snapshot: %w", d.err)
 	}
 	return s, jobs, nil
+}
+
+// DecodeJob decodes one job's state (AppendJob). The state shares nothing
+// with enc.
+func DecodeJob(enc []byte) (core.JobState, error) {
+	d := &decoder{b: enc}
+	job := decodeJob(d)
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(errors.New("trailing bytes"))
+	}
+	return job, d.err
+}
+
+// JobHeader reads the id, status and callback state of an encoded job
+// (AppendJob) without decoding the rest.
+func JobHeader(enc []byte) (id int64, status core.Status, callback core.CallbackState, err error) {
+	d := &decoder{b: enc}
+	id = d.id()
+	d.bytesNoCopy() // the action
+	d.jobFlags(flagSplit | flagMerge | flagEmail | flagFailed)
+	status, callback = core.Status(d.byte()), core.CallbackState(d.byte())
+	return id, status, callback, d.err
 }
 
 func decodeJob(d *decoder) core.JobState {

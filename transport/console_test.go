@@ -36,8 +36,10 @@ type summaryDoc struct {
 		MaxFsyncMS  float64 `json:"max_fsync_ms"`
 		Bytes       int64   `json:"bytes"`
 	} `json:"wal"`
-	Paused []string `json:"paused"`
-	Time   float64  `json:"time"`
+	Paused        []string `json:"paused"`
+	Time          float64  `json:"time"`
+	JobActors     int      `json:"job_actors"`
+	FinishedBytes int64    `json:"finished_bytes"`
 }
 
 // counts is the part of a summary a test scripts.
@@ -53,7 +55,7 @@ func (s *testServer) summary(t testing.TB) (summaryDoc, response) {
 	r := s.do(t, "GET", "/console/summary", nil)
 	var doc summaryDoc
 	decodeStrict(t, "GET /console/summary", r, &doc)
-	if keys := topKeys(t, r.Body); !slices.Equal(keys, []string{"jobs", "units", "workers", "units_per_second", "wal", "paused", "time"}) {
+	if keys := topKeys(t, r.Body); !slices.Equal(keys, []string{"jobs", "units", "workers", "units_per_second", "wal", "paused", "time", "job_actors", "finished_bytes"}) {
 		t.Fatalf("GET /console/summary keys %v", keys)
 	}
 	return doc, r

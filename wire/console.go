@@ -64,6 +64,10 @@ type Summary struct {
 	WAL            *WALSummary    `json:"wal"` // nil without a write-ahead log
 	Paused         []string       `json:"paused"`
 	Time           float64        `json:"time"`
+	// The jobs running in actors; the finished ones are kept encoded, in
+	// FinishedBytes.
+	JobActors     int   `json:"job_actors"`
+	FinishedBytes int64 `json:"finished_bytes"`
 }
 
 // WALSummary is the write-ahead log's state.

@@ -78,7 +78,7 @@ func runServer(ctx context.Context, cfg config.Config, workers int) error {
 	if err != nil {
 		return err
 	}
-	log.Info("state restored", "data_dir", cfg.DataDir, "jobs", len(state.Jobs), "snapshot", gen,
+	log.Info("state restored", "data_dir", cfg.DataDir, "jobs", state.Len(), "finished", len(state.Finished), "snapshot", gen,
 		"took", time.Since(start).Round(time.Millisecond))
 
 	store, err := assets.FromConfig(ctx, cfg)

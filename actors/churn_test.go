@@ -48,7 +48,7 @@ func TestQueriesWhileJobsAreDeleted(t *testing.T) {
 		})
 	}
 	queries := map[string]func() error{
-		"snapshot": func() error { _, err := c.SnapshotBody(); return err },
+		"snapshot": func() error { _, _, err := c.snapshot(); return err },
 		"status":   func() error { _, err := c.Status(); return err },
 		"job page": func() error { _, err := c.JobPage(core.AllJobs, 1, 100); return err },
 	}

@@ -127,10 +127,14 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 		actor.WithDeadLetterThrottleCount(1),
 		actor.WithDeadLetterThrottleInterval(10*time.Second),
 	)
+	// The producers below keep what they capture as long as the actors
+	// live: they capture these, which are let go of once started.
+	paused, lastPause := state.Paused, state.LastPause
+	restored, finished := state.Jobs, state.Finished
 	var err error
 	if c.dispatcher, err = c.spawn("dispatcher", func() actor.Actor {
-		d := &dispatcher{c: c, queue: core.NewQueue(int64(set.UnitTimeout), int64(set.RepeatWindow)), nextPause: state.LastPause}
-		for _, p := range state.Paused {
+		d := &dispatcher{c: c, queue: core.NewQueue(int64(set.UnitTimeout), int64(set.RepeatWindow)), nextPause: lastPause}
+		for _, p := range paused {
 			d.queue.SetPaused(p, true)
 			d.nextPause = max(d.nextPause, p.ID)
 		}
@@ -147,7 +151,7 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	if c.directory, err = c.spawn("jobs", func() actor.Actor {
 		return &directory{c: c, index: core.NewIndex(), children: make(map[int64]*actor.PID),
 			finished: newFinishedJobs(), deleting: make(map[int64]struct{}),
-			restored: state.Jobs, restoredFinished: state.Finished, loaded: loaded}
+			restored: restored, restoredFinished: finished, loaded: loaded}
 	}); err != nil {
 		return nil, err
 	}
@@ -155,8 +159,9 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	// request can reach it.
 	jobs := <-loaded
 	for _, qj := range jobs {
-		c.sys.Root.Send(c.dispatcher, &enqueue{job: qj, units: state.Jobs[qj.ID].Incomplete()})
+		c.sys.Root.Send(c.dispatcher, &enqueue{job: qj, units: restored[qj.ID].Incomplete()})
 	}
+	restored, finished = nil, nil
 	c.tickEvery(c.dispatcher, 100*time.Millisecond)
 	c.tickEvery(c.registry, 250*time.Millisecond)
 	c.every(time.Second, c.sample)

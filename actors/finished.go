@@ -1,5 +1,7 @@
 package actors
 
+import "github.com/documentcloud/crowd/core"
+
 // finishedJobs holds the jobs that are done: succeeded or failed, their
 // callback settled. Such a job changes again only if it is deleted or
 // retried, so it needs no actor: its state is encoded once
@@ -7,36 +9,37 @@ package actors
 // the store, answers queries about it by decoding it.
 //
 // The encodings are packed into large chunks that are only ever appended
-// to, and the index maps ids to places in them with no pointers, so a
-// million finished jobs cost the garbage collector almost nothing to scan
-// and a snapshot can read their bytes from another goroutine while the
-// directory goes on appending. A chunk is dropped once every job in it is
+// to, and the index (a core.IDTable: 12 bytes a job id) maps ids to places
+// in them with no pointers, so a million finished jobs cost the garbage
+// collector almost nothing to scan and a snapshot can read their bytes from
+// another goroutine while the directory goes on appending. A chunk is dropped once every job in it is
 // gone; retention deletes the oldest jobs first, which empties whole
 // chunks. When deletes in the middle leave more than half of the bytes
 // dead, the live ones are copied into fresh chunks.
 type finishedJobs struct {
-	index  map[int64]place
+	index  core.IDTable[place]
 	chunks [][]byte // nil once empty
 	live   []int    // bytes in use per chunk
 	bytes  int      // live bytes in all
 	held   int      // bytes the chunks hold, dead ones included
 }
 
-// place is where an encoding lies: chunk, offset and length.
+// place is where an encoding lies: chunk, offset and length (never 0: the
+// zero place is no job).
 type place struct{ chunk, off, n uint32 }
 
 const chunkSize = 1 << 20
 
-func newFinishedJobs() *finishedJobs { return &finishedJobs{index: make(map[int64]place)} }
+func newFinishedJobs() *finishedJobs { return &finishedJobs{} }
 
-func (f *finishedJobs) len() int { return len(f.index) }
+func (f *finishedJobs) len() int { return f.index.Len() }
 
 // add stores a copy of job id's encoding.
 func (f *finishedJobs) add(id int64, enc []byte) {
-	if old, ok := f.index[id]; ok {
+	if old := f.index.Get(id); old.n != 0 {
 		f.drop(old)
 	}
-	f.index[id] = f.put(enc)
+	f.index.Set(id, f.put(enc))
 }
 
 // put copies enc into the last chunk, or into a new one when it does not
@@ -64,8 +67,8 @@ func (f *finishedJobs) put(enc []byte) place {
 // get returns job id's encoding. It shares the chunk: read it, never
 // write it.
 func (f *finishedJobs) get(id int64) ([]byte, bool) {
-	p, ok := f.index[id]
-	if !ok {
+	p := f.index.Get(id)
+	if p.n == 0 {
 		return nil, false
 	}
 	return f.at(p), true
@@ -77,11 +80,11 @@ func (f *finishedJobs) at(p place) []byte {
 
 // remove forgets job id and reports whether it was there.
 func (f *finishedJobs) remove(id int64) bool {
-	p, ok := f.index[id]
-	if !ok {
+	p := f.index.Get(id)
+	if p.n == 0 {
 		return false
 	}
-	delete(f.index, id)
+	f.index.Delete(id)
 	f.drop(p)
 	f.maybeCompact()
 	return true
@@ -103,18 +106,19 @@ func (f *finishedJobs) maybeCompact() {
 	if f.held-f.bytes < 4*chunkSize || f.held < 2*f.bytes {
 		return
 	}
-	chunks, index := f.chunks, f.index
-	*f = finishedJobs{index: make(map[int64]place, len(index))}
-	for id, p := range index {
-		f.index[id] = f.put(chunks[p.chunk][p.off : p.off+p.n])
+	chunks, index := f.chunks, &f.index
+	fresh := &finishedJobs{}
+	for id, p := range index.All() {
+		fresh.index.Set(id, fresh.put(chunks[p.chunk][p.off:p.off+p.n]))
 	}
+	*f = *fresh
 }
 
 // all returns every encoding, sharing the chunks, for a snapshot: the
 // chunks' bytes in use never change, so another goroutine may read them.
 func (f *finishedJobs) all() [][]byte {
-	encs := make([][]byte, 0, len(f.index))
-	for _, p := range f.index {
+	encs := make([][]byte, 0, f.index.Len())
+	for _, p := range f.index.All() {
 		encs = append(encs, f.at(p))
 	}
 	return encs

@@ -14,16 +14,18 @@ import (
 // snapshotBatch is how many jobs a snapshot asks for their state at once.
 const snapshotBatch = 32
 
-// SnapshotBody collects every job's state into a snapshot body: the active
-// jobs' encoded by their actors, the finished jobs' as the directory keeps
-// them. Jobs keep working meanwhile: each job's state holds its sequence
+// snapshot collects what a snapshot holds: the counters, the paused
+// actions and every job's encoded state, the active jobs' encoded by their
+// actors, the finished jobs' as the directory keeps them (shared: read
+// only). Jobs keep working meanwhile: each job's state holds its sequence
 // number, so replay skips what a state already has.
-func (c *Coordinator) SnapshotBody() ([]byte, error) {
+func (c *Coordinator) snapshot() (persistence.Snapshot, [][]byte, error) {
+	var snap persistence.Snapshot
 	aj := &allJobs{reply: make(chan jobSet, 1)}
 	c.sys.Root.Send(c.directory, aj)
 	set, err := await(c, aj.reply)
 	if err != nil {
-		return nil, err
+		return snap, nil, err
 	}
 	// The jobs are asked a batch at a time, with two batches under way: a
 	// request to every job at once would queue them all ahead of the work
@@ -45,7 +47,7 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 	for got := 1; got <= len(set.ids); got++ {
 		p, err := await(c, replies)
 		if err != nil {
-			return nil, err
+			return snap, nil, err
 		}
 		if p != nil {
 			parts = append(parts, p)
@@ -58,13 +60,13 @@ func (c *Coordinator) SnapshotBody() ([]byte, error) {
 	c.sys.Root.Send(c.dispatcher, paused)
 	ps, err := await(c, paused.reply)
 	if err != nil {
-		return nil, err
+		return snap, nil, err
 	}
-	snap := persistence.Snapshot{LastJob: set.lastJob, Paused: ps.list, LastPause: ps.last}
+	snap = persistence.Snapshot{LastJob: set.lastJob, Paused: ps.list, LastPause: ps.last}
 	// The unit counter is read last, so it covers every unit the states
 	// hold; units made later are in the log's events.
 	snap.LastUnit = c.ids.unit.Load()
-	return persistence.EncodeSnapshot(snap, parts), nil
+	return snap, parts, nil
 }
 
 // Load rebuilds the state a data dir holds: its newest snapshot, then every
@@ -141,7 +143,7 @@ func (s *Snapshotter) Take() error {
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	body, err := s.Coordinator.SnapshotBody()
+	snap, jobs, err := s.Coordinator.snapshot()
 	if err != nil {
 		return fmt.Errorf("snapshot: collect: %w", err)
 	}
@@ -151,7 +153,7 @@ func (s *Snapshotter) Take() error {
 	if _, err := s.Log.Barrier(); err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	if err := persistence.WriteSnapshot(s.Dir, s.gen+1, index, body); err != nil {
+	if err := persistence.WriteSnapshotOf(s.Dir, s.gen+1, index, snap, jobs); err != nil {
 		return err
 	}
 	s.gen++
@@ -159,7 +161,7 @@ func (s *Snapshotter) Take() error {
 	if err := s.Log.TruncateFront(index + 1); err != nil {
 		return fmt.Errorf("snapshot: trim the log: %w", err)
 	}
-	s.Logger.Info("snapshot written", "generation", s.gen, "log_index", index, "bytes", len(body), "took", time.Since(start).Round(time.Millisecond))
+	s.Logger.Info("snapshot written", "generation", s.gen, "log_index", index, "jobs", len(jobs), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -52,7 +52,7 @@ func BenchmarkSnapshotFinishedJobs(b *testing.B) {
 	finishJobs(b, d.c, 20000)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := d.c.SnapshotBody(); err != nil {
+		if _, _, err := d.c.snapshot(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -97,7 +97,7 @@ func BenchmarkSnapshotStall(b *testing.B) {
 				return
 			default:
 			}
-			if _, err := d.c.SnapshotBody(); err != nil {
+			if _, _, err := d.c.snapshot(); err != nil {
 				b.Error(err)
 				return
 			}

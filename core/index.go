@@ -3,11 +3,11 @@ package core
 import "slices"
 
 // Index knows every job's status, so that /status and the console can count
-// jobs and list the incomplete ones without asking every job.
+// jobs and list the incomplete ones without asking every job. It costs a
+// byte per job id (IDTable), finished jobs included.
 type Index struct {
-	status     map[int64]Status
+	status     IDTable[Status]
 	incomplete []int64 // ids in creation order; complete or deleted ones are skipped lazily
-	all        []int64 // every id in creation order; deleted ones are skipped lazily
 	counts     [Merging + 1]int
 }
 
@@ -21,20 +21,19 @@ const (
 )
 
 // NewIndex returns an empty index.
-func NewIndex() *Index { return &Index{status: make(map[int64]Status)} }
+func NewIndex() *Index { return &Index{} }
 
 // Set records a job's status; a job enters the index with its first Set.
 func (x *Index) Set(id int64, s Status) {
-	old, known := x.status[id]
+	old := x.status.Get(id)
+	known := old != 0
 	if known {
 		x.counts[old]--
-	} else {
-		x.all = append(x.all, id)
 	}
 	if !s.Complete() && (!known || old.Complete()) {
 		x.addIncomplete(id)
 	}
-	x.status[id] = s
+	x.status.Set(id, s)
 	x.counts[s]++
 }
 
@@ -54,19 +53,9 @@ func (x *Index) addIncomplete(id int64) {
 
 // Remove forgets a deleted job.
 func (x *Index) Remove(id int64) {
-	if s, ok := x.status[id]; ok {
+	if s := x.status.Get(id); s != 0 {
 		x.counts[s]--
-		delete(x.status, id)
-	}
-	if len(x.all) > 64 && len(x.all) > 2*len(x.status) {
-		live := x.all[:0]
-		for _, id := range x.all {
-			if _, ok := x.status[id]; ok {
-				live = append(live, id)
-			}
-		}
-		clear(x.all[len(live):])
-		x.all = live
+		x.status.Delete(id)
 	}
 }
 
@@ -79,20 +68,22 @@ func (x *Index) Page(f Filter, offset, limit int) (ids []int64, total int) {
 		offset = min(offset, len(live))
 		return live[offset:min(offset+limit, len(live))], total
 	}
-	total = len(x.status)
+	total = x.status.Len()
 	if f == CompleteJobs {
 		total = x.counts[Succeeded] + x.counts[Failed]
 	}
-	for i := len(x.all) - 1; i >= 0 && len(ids) < limit; i-- {
-		s, ok := x.status[x.all[i]]
-		if !ok || (f == CompleteJobs && !s.Complete()) {
+	for id, s := range x.status.Backward() {
+		if len(ids) == limit {
+			break
+		}
+		if f == CompleteJobs && !s.Complete() {
 			continue
 		}
 		if offset > 0 {
 			offset--
 			continue
 		}
-		ids = append(ids, x.all[i])
+		ids = append(ids, id)
 	}
 	return ids, total
 }
@@ -102,7 +93,7 @@ func (x *Index) Page(f Filter, offset, limit int) (ids []int64, total int) {
 func (x *Index) Incomplete(limit int) (ids []int64, total int) {
 	live := x.incomplete[:0]
 	for _, id := range x.incomplete {
-		if s, ok := x.status[id]; ok && !s.Complete() {
+		if s := x.status.Get(id); s != 0 && !s.Complete() {
 			live = append(live, id)
 		}
 	}
@@ -120,4 +111,4 @@ func (x *Index) Count(s Status) int {
 }
 
 // Len is the number of jobs.
-func (x *Index) Len() int { return len(x.status) }
+func (x *Index) Len() int { return x.status.Len() }

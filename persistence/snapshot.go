@@ -1,10 +1,12 @@
 package persistence
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -38,6 +40,41 @@ func snapshotName(gen uint64) string {
 // WriteSnapshot writes data as snapshot gen of the state up to log record
 // logIndex, atomically and durably, then removes the older snapshots.
 func WriteSnapshot(dir string, gen uint64, logIndex uint64, data []byte) error {
+	return writeSnapshot(dir, gen, logIndex, int64(len(data)), func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteSnapshotOf writes the snapshot body of s and jobs (EncodeSnapshot)
+// as WriteSnapshot does, streaming it: the body is never in memory whole.
+func WriteSnapshotOf(dir string, gen uint64, logIndex uint64, s Snapshot, jobs [][]byte) error {
+	head := appendSnapshotHead(nil, s, len(jobs))
+	n := int64(len(head))
+	for _, j := range jobs {
+		n += int64(uvarintLen(uint64(len(j))) + len(j))
+	}
+	return writeSnapshot(dir, gen, logIndex, n, func(w io.Writer) error {
+		if _, err := w.Write(head); err != nil {
+			return err
+		}
+		var l [binary.MaxVarintLen64]byte
+		for _, j := range jobs {
+			if _, err := w.Write(binary.AppendUvarint(l[:0], uint64(len(j)))); err != nil {
+				return err
+			}
+			if _, err := w.Write(j); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writeSnapshot writes a snapshot whose data (n bytes) write produces: to
+// a temp file, through a buffer, checksummed on the way; then the checksum
+// goes into the header, and the file is fsynced and renamed.
+func writeSnapshot(dir string, gen uint64, logIndex uint64, n int64, write func(io.Writer) error) error {
 	if gen == 0 {
 		return errors.New("persistence: snapshot generation 0 means no snapshot")
 	}
@@ -61,12 +98,24 @@ func WriteSnapshot(dir string, gen uint64, logIndex uint64, data []byte) error {
 	copy(hdr[:], snapshotMagic)
 	binary.LittleEndian.PutUint64(hdr[8:], gen)
 	binary.LittleEndian.PutUint64(hdr[16:], logIndex)
-	binary.LittleEndian.PutUint64(hdr[28:], uint64(len(data)))
-	binary.LittleEndian.PutUint32(hdr[24:], snapshotChecksum(hdr[:], data))
-	if _, err := f.Write(hdr[:]); err != nil {
+	binary.LittleEndian.PutUint64(hdr[28:], uint64(n))
+	sum := &checksumWriter{crc: snapshotChecksum(hdr[:], nil)}
+	bw := bufio.NewWriterSize(&writeBehind{f: f}, 1<<20)
+	if _, err := bw.Write(hdr[:]); err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	sum.w = bw
+	if err := write(sum); err != nil {
+		return err
+	}
+	if sum.n != n {
+		return fmt.Errorf("persistence: snapshot data is %d bytes, not the %d announced", sum.n, n)
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint32(hdr[24:], sum.crc)
+	if _, err := f.WriteAt(hdr[24:28], 24); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
@@ -100,6 +149,19 @@ func WriteSnapshot(dir string, gen uint64, logIndex uint64, data []byte) error {
 		return syncDir(dir)
 	}
 	return nil
+}
+
+// checksumWriter passes writes on, counting them into a crc32c.
+type checksumWriter struct {
+	w   io.Writer
+	crc uint32
+	n   int64
+}
+
+func (c *checksumWriter) Write(p []byte) (int, error) {
+	c.crc = crc32.Update(c.crc, castagnoli, p)
+	c.n += int64(len(p))
+	return c.w.Write(p)
 }
 
 // snapshotChecksum is crc32c over gen, logIndex, len (from the header) and

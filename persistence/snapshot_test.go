@@ -164,3 +164,28 @@ func TestSnapshotBesideWAL(t *testing.T) {
 	}
 	sameRecords(t, got, wantRange(10, 15))
 }
+
+// WriteSnapshotOf streams the very body EncodeSnapshot joins, a few MiB of
+// it here, so that the write-behind windows are crossed.
+func TestSnapshotOfStreamsTheEncodedBody(t *testing.T) {
+	snap := Snapshot{LastJob: 9, LastUnit: 90, LastPause: 2, Paused: []core.Pause{{ID: 2, Action: "a", At: 5}}}
+	var jobs [][]byte
+	for i := range 30000 {
+		jobs = append(jobs, bytes.Repeat([]byte{byte(i)}, 1+i%300))
+	}
+	dir := t.TempDir()
+	if err := WriteSnapshotOf(dir, 4, 40, snap, jobs); err != nil {
+		t.Fatal(err)
+	}
+	gen, idx, data, err := LoadSnapshot(dir)
+	if err != nil || gen != 4 || idx != 40 {
+		t.Fatalf("LoadSnapshot = %d, %d, %v", gen, idx, err)
+	}
+	if want := EncodeSnapshot(snap, jobs); !bytes.Equal(data, want) {
+		t.Fatalf("the streamed body (%d bytes) differs from the joined one (%d bytes)", len(data), len(want))
+	}
+	head, parts, err := SplitSnapshot(data)
+	if err != nil || head.LastUnit != 90 || len(parts) != len(jobs) || !bytes.Equal(parts[29999], jobs[29999]) {
+		t.Fatalf("SplitSnapshot: %+v, %d parts, %v", head, len(parts), err)
+	}
+}

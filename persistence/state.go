@@ -68,13 +68,21 @@ type Snapshot struct {
 }
 
 // EncodeSnapshot joins the counters, the paused actions and the encoded jobs
-// into a snapshot body.
+// into a snapshot body (WriteSnapshotOf writes it without joining).
 func EncodeSnapshot(s Snapshot, jobs [][]byte) []byte {
 	n := 32
 	for _, j := range jobs {
 		n += len(j) + binary.MaxVarintLen64
 	}
-	b := make([]byte, 0, n)
+	b := appendSnapshotHead(make([]byte, 0, n), s, len(jobs))
+	for _, j := range jobs {
+		b = appendBytes(b, j)
+	}
+	return b
+}
+
+// appendSnapshotHead appends what a snapshot body holds before its jobs.
+func appendSnapshotHead(b []byte, s Snapshot, jobs int) []byte {
 	b = append(b, snapshotVersion)
 	b = binary.AppendUvarint(b, uint64(s.LastJob))
 	b = binary.AppendUvarint(b, uint64(s.LastUnit))
@@ -85,11 +93,7 @@ func EncodeSnapshot(s Snapshot, jobs [][]byte) []byte {
 		b = appendString(b, p.Action)
 		b = binary.AppendVarint(b, p.At)
 	}
-	b = binary.AppendUvarint(b, uint64(len(jobs)))
-	for _, j := range jobs {
-		b = appendBytes(b, j)
-	}
-	return b
+	return binary.AppendUvarint(b, uint64(jobs))
 }
 
 // DecodeSnapshot parses a snapshot body.

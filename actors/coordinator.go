@@ -30,6 +30,7 @@ type Settings struct {
 	WorkerTimeout   time.Duration // a worker silent this long is dead
 	UnitTimeout     time.Duration // a unit held this long is taken back; 0 = never
 	RepeatWindow    time.Duration // a repeat of a worker's last report is answered as the first was for this long
+	JobRetention    time.Duration // finished jobs are deleted this long after they finished; 0 = kept
 	CallbackRetries int           // tries per completion callback
 	CallbackTimeout time.Duration // per try
 	CallbackBackoff time.Duration // wait before the second try, doubling
@@ -162,8 +163,12 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 		c.sys.Root.Send(c.dispatcher, &enqueue{job: qj, units: restored[qj.ID].Incomplete()})
 	}
 	restored, finished = nil, nil
+	if len(state.removed) > 0 {
+		go c.removeFiles(state.removed)
+	}
 	c.tickEvery(c.dispatcher, 100*time.Millisecond)
 	c.tickEvery(c.registry, 250*time.Millisecond)
+	c.tickEvery(c.directory, sweepInterval)
 	c.every(time.Second, c.sample)
 	c.every(beatPeriod, c.beat.tick)
 	return c, nil

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ type directory struct {
 	finished *finishedJobs
 	deleting map[int64]struct{} // finished jobs whose deletion is on its way to disk
 	revivals int                // finished jobs that got an actor again
+	sweeping sweep              // retention
 
 	restored         map[int64]*core.Job
 	restoredFinished map[int64][]byte
@@ -49,9 +51,18 @@ func (d *directory) Receive(ctx actor.Context) {
 		delete(d.children, m.id)
 		d.finished.add(m.id, m.state)
 		d.index.Set(m.id, m.status)
+		d.sweeping.expiry.Add(m.id, m.finishedAt)
 		ctx.Send(m.from, jobForgotten{})
 	case *finishedDeleted:
 		d.finishedDeleted(ctx, m)
+	case tick:
+		d.sweep(ctx)
+	case *cleanup:
+		d.sweeping.cleanups = append(d.sweeping.cleanups, m)
+		d.sweep(ctx)
+	case cleanupDone:
+		d.sweeping.removing = false
+		d.sweep(ctx)
 	case *statusChanged:
 		if _, ok := d.children[m.id]; ok {
 			d.index.Set(m.id, m.status)
@@ -101,20 +112,27 @@ func (d *directory) restore(ctx actor.Context) {
 	}
 	slices.Sort(ids)
 	jobs := make([]*core.QueueJob, 0, len(d.restored))
+	type finishedAt struct{ at, id int64 }
+	expiring := make([]finishedAt, 0, len(d.restoredFinished))
 	for _, id := range ids {
 		if enc, ok := d.restoredFinished[id]; ok {
-			_, status, _, err := persistence.JobHeader(enc)
+			h, err := persistence.JobHeadOf(enc)
 			if err != nil {
-				panic(err) // Load read every header already
+				panic(err) // Load read every head already
 			}
 			d.finished.add(id, enc)
-			d.index.Set(id, status)
+			d.index.Set(id, h.Status)
+			expiring = append(expiring, finishedAt{at: h.FinishedAt, id: id})
 			continue
 		}
 		j := d.restored[id]
 		pid := d.spawn(ctx, j.ID, &jobActor{c: d.c, job: j})
 		d.index.Set(j.ID, j.Status)
 		jobs = append(jobs, j.ForQueue(pid, false))
+	}
+	slices.SortFunc(expiring, func(a, b finishedAt) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.id, b.id)) })
+	for _, e := range expiring {
+		d.sweeping.expiry.Add(e.id, e.at)
 	}
 	d.restored, d.restoredFinished = nil, nil
 	d.loaded <- jobs
@@ -175,8 +193,16 @@ func (d *directory) forward(ctx actor.Context, id int64, msg any) {
 // A deletion is journaled by the directory itself; a retry gives the job
 // an actor again, which runs it.
 func (d *directory) answerFinished(ctx actor.Context, id int64, enc []byte, msg any) {
-	if m, ok := msg.(*snapshotJob); ok {
+	switch m := msg.(type) {
+	case *snapshotJob:
 		m.reply <- enc
+		return
+	case *deleteJob:
+		h, err := persistence.JobHeadOf(enc)
+		if err != nil {
+			panic(fmt.Errorf("finished job %d does not decode: %w", id, err)) // it was encoded here
+		}
+		d.deleteFinished(ctx, h, m.call, false)
 		return
 	}
 	st, err := persistence.DecodeJob(enc)
@@ -194,8 +220,6 @@ func (d *directory) answerFinished(ctx actor.Context, id int64, enc []byte, msg 
 		m.reply <- consoleView(j, now, false)
 	case *jobDetail:
 		m.reply <- detailView(j, now, m.offset, m.limit)
-	case *deleteJob:
-		d.deleteFinished(ctx, j, m.call)
 	case *retryJob:
 		d.finished.remove(id)
 		d.revivals++
@@ -206,18 +230,17 @@ func (d *directory) answerFinished(ctx actor.Context, id int64, enc []byte, msg 
 	}
 }
 
-// deleteFinished journals the deletion of a finished job; the job goes
-// once that is durable (finishedDeleted). Until then, reads still show it,
-// and a second delete or a retry is answered as for a deleted job.
-func (d *directory) deleteFinished(ctx actor.Context, j *core.Job, cl call) {
-	ev, err := j.Delete()
-	if err != nil {
-		panic(err) // a finished job is not deleted
-	}
-	d.deleting[j.ID] = struct{}{}
-	self, root, id, action := ctx.Self(), d.c.sys.Root, j.ID, j.Action
-	d.c.journal.Append(ev, func(err error) {
-		root.Send(self, &finishedDeleted{id: id, action: action, call: cl, err: err})
+// deleteFinished journals the deletion of a finished job (h is its head);
+// the job goes once that is durable (finishedDeleted). Until then, reads
+// still show it, and a second delete or a retry is answered as for a
+// deleted job. sweep: retention deletes it (retention.go).
+func (d *directory) deleteFinished(ctx actor.Context, h persistence.JobHead, cl call, sweep bool) {
+	d.deleting[h.ID] = struct{}{}
+	self, root := ctx.Self(), d.c.sys.Root
+	done := &finishedDeleted{id: h.ID, action: h.Action, finishedAt: h.FinishedAt, call: cl, sweep: sweep}
+	d.c.journal.Append(&core.JobDeleted{Job: h.ID, Seq: h.Seq + 1}, func(err error) {
+		done.err = err
+		root.Send(self, done)
 	})
 }
 
@@ -225,18 +248,20 @@ func (d *directory) finishedDeleted(ctx actor.Context, m *finishedDeleted) {
 	delete(d.deleting, m.id)
 	if m.err != nil {
 		d.c.log.Error("journal append failed", "job", m.id, "err", m.err)
-		if m.call != nil {
-			m.call.fail(m.err)
+	} else {
+		d.finished.remove(m.id)
+		d.index.Remove(m.id)
+		ctx.Send(d.c.dispatcher, &forgetJob{job: m.id})
+	}
+	switch {
+	case m.sweep:
+		d.swept(ctx, m)
+	case m.err != nil:
+		m.call.fail(m.err)
+	default:
+		if remove := d.c.set.RemoveFiles; remove != nil {
+			go remove(m.action, m.id) // files are slow to delete; the job is gone already
 		}
-		return
-	}
-	d.finished.remove(m.id)
-	d.index.Remove(m.id)
-	ctx.Send(d.c.dispatcher, &forgetJob{job: m.id})
-	if remove := d.c.set.RemoveFiles; remove != nil {
-		go remove(m.action, m.id) // files are slow to delete; the job is gone already
-	}
-	if m.call != nil {
 		m.call.answer(Reply{Outcome: NoContent})
 	}
 }

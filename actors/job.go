@@ -132,7 +132,7 @@ func (a *jobActor) retire(ctx actor.Context, durable uint64) {
 	a.retiring = true
 	st := j.State()
 	ctx.Send(a.c.dispatcher, &finishJob{job: j.ID, from: ctx.Self()})
-	ctx.Send(ctx.Parent(), &jobFinished{id: j.ID, status: j.Status, state: persistence.AppendJob(nil, &st), from: ctx.Self()})
+	ctx.Send(ctx.Parent(), &jobFinished{id: j.ID, status: j.Status, finishedAt: j.FinishedAt, state: persistence.AppendJob(nil, &st), from: ctx.Self()})
 }
 
 // changes reports whether msg asks to change a finished job.

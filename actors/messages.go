@@ -142,19 +142,22 @@ type (
 		from *actor.PID
 	}
 	jobFinished struct { // job -> directory
-		id     int64
-		status core.Status
-		state  []byte // persistence.AppendJob
-		from   *actor.PID
+		id         int64
+		status     core.Status
+		finishedAt int64
+		state      []byte // persistence.AppendJob
+		from       *actor.PID
 	}
 	forgetJob struct{ job int64 } // directory -> dispatcher: a finished job was deleted
 	// finishedDeleted tells the directory that the deletion of a finished
 	// job is durable, or failed.
 	finishedDeleted struct {
-		id     int64
-		action string
-		call   call // nil for retention
-		err    error
+		id         int64
+		action     string
+		finishedAt int64
+		call       call // nil for retention
+		sweep      bool // retention deleted it
+		err        error
 	}
 	statusChanged struct { // job -> directory
 		id     int64

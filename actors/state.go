@@ -34,6 +34,10 @@ type State struct {
 	// snapshotJob: every job up to this id is in the snapshot the state
 	// started from, unless it was deleted before it.
 	snapshotJob int64
+	// removed are the jobs whose deletion replay applied: a crash may have
+	// come between the record and the removal of their files, so Start
+	// removes them again.
+	removed []jobFiles
 }
 
 // NewState returns the state of an empty journal.
@@ -56,9 +60,9 @@ func StateFromSnapshot(snap persistence.Snapshot, jobs [][]byte) (*State, error)
 		s.Paused[p.Action] = p
 	}
 	for i, enc := range jobs {
-		id, status, callback, err := persistence.JobHeader(enc)
-		if err == nil && finished(status, callback) {
-			s.Finished[id] = enc
+		h, err := persistence.JobHeadOf(enc)
+		if err == nil && finished(h.Status, h.Callback) {
+			s.Finished[h.ID] = enc
 			continue
 		}
 		st, err := persistence.DecodeJob(enc)
@@ -161,6 +165,7 @@ func (s *State) Apply(ev core.Event) error {
 	s.LastUnit = max(s.LastUnit, j.LastUnit())
 	if j.Deleted {
 		delete(s.Jobs, j.ID)
+		s.removed = append(s.removed, jobFiles{action: j.Action, job: j.ID})
 	}
 	return nil
 }

@@ -83,6 +83,18 @@ func (c *Client) Delete(ctx context.Context, id int64) error {
 	return c.noContent(ctx, route{method: fasthttp.MethodDelete, path: "/jobs/", id: id, hasID: true}, nil)
 }
 
+// Cleanup deletes the finished jobs that finished longer than olderThan
+// ago, with their files (POST /cleanup), and returns how many it deleted.
+// The coordinator answers once they are gone: give the client a timeout
+// long enough for that (a million jobs take some seconds).
+func (c *Client) Cleanup(ctx context.Context, olderThan time.Duration) (int, error) {
+	var r wire.Cleanup
+	err := c.decode(ctx, route{method: fasthttp.MethodPost, path: "/cleanup"}, func(b []byte) []byte {
+		return appendField(b, "older_than", olderThan.String())
+	}, &r)
+	return r.Deleted, err
+}
+
 // Status returns GET /status: the incomplete jobs (capped by the
 // coordinator; JobCount counts them all), the live workers and unit counts.
 func (c *Client) Status(ctx context.Context) (wire.Status, error) {

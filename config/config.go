@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/documentcloud/crowd/wire"
 )
 
 // Config is the settings of a coordinator or worker process.
@@ -29,6 +31,7 @@ type Config struct {
 	RetryBackoff       time.Duration // retry_backoff; default 1s; 0 allowed
 	WorkerTimeout      time.Duration // worker_timeout; default 120s; must be > 0
 	UnitTimeout        time.Duration // unit_timeout; default 0 = none
+	JobRetention       time.Duration // job_retention; default 7 days; 0 = finished jobs are kept
 	CallbackRetries    int           // callback_retries; default 5
 	MaxBody            int64         // max_body in bytes; default 32 MiB; must be > 0
 	HTTPAuthentication bool          // http_authentication
@@ -60,6 +63,7 @@ func Default() Config {
 		RetryBackoff:     time.Second,
 		WorkerTimeout:    120 * time.Second,
 		CallbackRetries:  5,
+		JobRetention:     7 * 24 * time.Hour,
 		MaxBody:          32 << 20,
 		Storage:          "filesystem",
 		LocalStoragePath: filepath.Join(os.TempDir(), "cloud_crowd_storage"),
@@ -93,6 +97,7 @@ var keys = []key{
 	{"retry_backoff", func(c *Config) any { return &c.RetryBackoff }},
 	{"worker_timeout", func(c *Config) any { return &c.WorkerTimeout }},
 	{"unit_timeout", func(c *Config) any { return &c.UnitTimeout }},
+	{"job_retention", func(c *Config) any { return &c.JobRetention }},
 	{"callback_retries", func(c *Config) any { return &c.CallbackRetries }},
 	{"max_body", func(c *Config) any { return &c.MaxBody }},
 	{"http_authentication", func(c *Config) any { return &c.HTTPAuthentication }},
@@ -180,7 +185,7 @@ func (k key) set(c *Config, value string) error {
 		}
 		*p = n
 	case *time.Duration:
-		d, err := parseDuration(value)
+		d, err := wire.ParseDuration(value)
 		if err != nil {
 			return err
 		}

@@ -7,13 +7,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/documentcloud/crowd/wire"
 )
 
 // ParseDuration accepts a Go duration ("45s", "1m30s", "50ms") or a plain
 // number of seconds ("30", "0.5"), the form CloudCrowd's configs use.
 // Negative values are errors.
 func ParseDuration(s string) (time.Duration, error) {
-	d, err := parseDuration(s)
+	d, err := wire.ParseDuration(s)
 	if err != nil {
 		return 0, fmt.Errorf("config: %w", err)
 	}
@@ -32,29 +34,6 @@ func ParseSize(s string) (int64, error) {
 
 // The parsers below return errors without the "config: " prefix, so that
 // Set, LoadFile and ApplyEnv can say where the value came from.
-
-func parseDuration(s string) (time.Duration, error) {
-	t := strings.TrimSpace(s)
-	if secs, err := strconv.ParseFloat(t, 64); err == nil {
-		switch {
-		case math.IsNaN(secs) || math.IsInf(secs, 0):
-			return 0, fmt.Errorf("%q is not a duration", s)
-		case secs < 0:
-			return 0, fmt.Errorf("%q is negative", s)
-		case secs*float64(time.Second) >= math.MaxInt64:
-			return 0, fmt.Errorf("%q is too long", s)
-		}
-		return time.Duration(math.Round(secs * float64(time.Second))), nil
-	}
-	d, err := time.ParseDuration(t)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (such as 45s, 1m30s or a number of seconds)", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q is negative", s)
-	}
-	return d, nil
-}
 
 var sizeUnits = map[string]int64{
 	"":    1,

@@ -150,15 +150,34 @@ func DecodeJob(enc []byte) (core.JobState, error) {
 	return job, d.err
 }
 
-// JobHeader reads the id, status and callback state of an encoded job
-// (AppendJob) without decoding the rest.
-func JobHeader(enc []byte) (id int64, status core.Status, callback core.CallbackState, err error) {
+// JobHead is what identifies an encoded job, read without decoding the
+// rest (JobHeadOf).
+type JobHead struct {
+	ID         int64
+	Action     string
+	Status     core.Status
+	Callback   core.CallbackState
+	FinishedAt int64
+	Seq        uint64
+}
+
+// JobHeadOf reads the head of an encoded job (AppendJob).
+func JobHeadOf(enc []byte) (JobHead, error) {
 	d := &decoder{b: enc}
-	id = d.id()
-	d.bytesNoCopy() // the action
-	d.jobFlags(flagSplit | flagMerge | flagEmail | flagFailed)
-	status, callback = core.Status(d.byte()), core.CallbackState(d.byte())
-	return id, status, callback, d.err
+	h := JobHead{ID: d.id(), Action: d.string()}
+	flags := d.jobFlags(flagSplit | flagMerge | flagEmail | flagFailed)
+	h.Status, h.Callback = core.Status(d.byte()), core.CallbackState(d.byte())
+	d.bytesNoCopy() // options
+	d.bytesNoCopy() // callback URL
+	if flags.email {
+		d.bytesNoCopy()
+	}
+	d.uvarint() // max attempts
+	d.varint()  // created at
+	h.FinishedAt = d.varint()
+	d.bytesNoCopy() // outputs
+	h.Seq = d.uvarint()
+	return h, d.err
 }
 
 func decodeJob(d *decoder) core.JobState {

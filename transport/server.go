@@ -115,6 +115,7 @@ func (s *Server) routes() *router.Router {
 	s.handle(r, "PUT", "/work/{id}", s.complete)
 	s.handle(r, "PUT", "/worker", s.worker)
 	s.handle(r, "GET", "/worker/{name}", s.workerUnit)
+	s.handle(r, "POST", "/cleanup", s.cleanup)
 	if m := s.opts.Metrics; m != nil {
 		register(r, "GET", "/metrics", fasthttpadaptor.NewFastHTTPHandler(m.Handler()))
 	}

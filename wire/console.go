@@ -84,3 +84,8 @@ type History struct {
 	Step   int          `json:"step"`
 	Points [][5]float64 `json:"points"`
 }
+
+// Cleanup answers POST /cleanup: the finished jobs it deleted.
+type Cleanup struct {
+	Deleted int `json:"deleted"`
+}

@@ -32,9 +32,10 @@ workers and gathers the results.`,
 	fs.String("listen", def.Listen, "address to listen on")
 	fs.String("data-dir", def.DataDir, "folder for the coordinator's journal")
 	fs.String("fsync", def.Fsync, "when the journal syncs: group, interval or off")
+	fs.String("job-retention", def.JobRetention.String(), "delete finished jobs this long after they finished; 0 keeps them")
 	workers := fs.Int("workers", 0, "also run N worker slots in this process")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
-	flags := newConfigFlags(fs, map[string]string{"listen": "listen", "data-dir": "data_dir", "fsync": "fsync"})
+	flags := newConfigFlags(fs, map[string]string{"listen": "listen", "data-dir": "data_dir", "fsync": "fsync", "job-retention": "job_retention"})
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if *workers < 0 {
 			return fmt.Errorf("--workers: %d is negative", *workers)
@@ -90,6 +91,7 @@ func runServer(ctx context.Context, cfg config.Config, workers int) error {
 		RetryBackoff:    cfg.RetryBackoff,
 		WorkerTimeout:   cfg.WorkerTimeout,
 		UnitTimeout:     cfg.UnitTimeout,
+		JobRetention:    cfg.JobRetention,
 		CallbackRetries: cfg.CallbackRetries,
 		Logger:          log,
 		RemoveFiles: func(action string, job int64) {

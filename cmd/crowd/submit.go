@@ -209,9 +209,18 @@ func addClientFlags(fs *pflag.FlagSet) *clientFlags {
 // client loads the configuration and returns a client of its coordinator
 // with its credentials; --user wins over the configuration's.
 func (cf *clientFlags) client(cmd *cobra.Command) (*client.Client, config.Config, error) {
+	return cf.clientWithTimeout(cmd, 0)
+}
+
+// clientWithTimeout is client with a request timeout of its own, when
+// timeout is set, instead of server_timeout.
+func (cf *clientFlags) clientWithTimeout(cmd *cobra.Command, timeout time.Duration) (*client.Client, config.Config, error) {
 	cfg, err := cf.config.load(cf.fs, newLogger())
 	if err != nil {
 		return nil, cfg, err
+	}
+	if timeout > 0 {
+		cfg.ServerTimeout = timeout
 	}
 	if *cf.user != "" {
 		login, password, ok := strings.Cut(*cf.user, ":")

@@ -8,6 +8,7 @@ package actors
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -272,10 +273,24 @@ func (c *Coordinator) DeleteJob(id int64) Reply {
 }
 
 // Dequeue is POST /work.
-func (c *Coordinator) Dequeue(worker, actions string) Reply {
+func (c *Coordinator) Dequeue(worker, actions string) Reply { return c.DequeueWait(worker, actions, 0) }
+
+// DequeueWait is POST /work with a wait (long-poll): when no unit is
+// ready, the request is held until one is, the wait ends (NoContent), a
+// pause of one of its actions or the worker's check-out ends it
+// (NoContent), or the server drains (Unavailable, ErrDraining).
+func (c *Coordinator) DequeueWait(worker, actions string, wait time.Duration) Reply {
 	cl := newCall()
-	return c.ask(c.dispatcher, &dequeue{worker: worker, actions: actions, call: cl}, cl)
+	c.sys.Root.Send(c.dispatcher, &dequeue{worker: worker, actions: actions, wait: int64(wait), call: cl})
+	return cl.wait(c.beat, c.set.RequestTimeout+wait)
 }
+
+// ErrDraining answers the held POST /work requests when the server drains.
+var ErrDraining = errors.New("the coordinator is shutting down; try again shortly")
+
+// Drain ends every held POST /work with ErrDraining; the server calls it
+// when it stops taking work.
+func (c *Coordinator) Drain() { c.sys.Root.Send(c.dispatcher, &endHolds{draining: true}) }
 
 // Complete is PUT /work/:id.
 func (c *Coordinator) Complete(r Report) Reply {

@@ -21,10 +21,23 @@ type dispatcher struct {
 
 func (d *dispatcher) Receive(ctx actor.Context) {
 	defer d.c.guard(ctx)
+	d.receive(ctx)
+	if d.queue.Holding() {
+		d.grant(ctx)
+	}
+}
+
+func (d *dispatcher) receive(ctx actor.Context) {
 	q := d.queue
 	switch m := ctx.Message().(type) {
 	case *dequeue:
+		if m.wait > 0 {
+			d.leaseOrHold(ctx, m)
+			return
+		}
 		d.lease(ctx, m.worker, m.actions, m.call, false)
+	case *endHolds:
+		d.endHolds(m)
 	case *complete:
 		d.complete(ctx, m)
 	case *enqueue:
@@ -83,6 +96,9 @@ func (d *dispatcher) Receive(ctx actor.Context) {
 		}
 		m.reply <- views
 	case tick:
+		for _, h := range q.ExpireHolds(d.c.now()) {
+			h.Handle.(call).answer(Reply{Outcome: NoContent})
+		}
 		for _, x := range q.Tick(d.c.now()) {
 			ctx.Send(d.c.registry, &activity{worker: x.Worker, released: x.Entry.Unit})
 			d.lost(ctx, []*core.Entry{x.Entry}, "unit_timeout passed while "+x.Worker+" held it")
@@ -166,6 +182,54 @@ func (d *dispatcher) lease(ctx actor.Context, worker, actions string, cl call, a
 	}
 }
 
+// leaseOrHold answers a POST /work with a wait: with a unit if one is
+// ready, else once one is (grant), or when the wait ends (tick).
+func (d *dispatcher) leaseOrHold(ctx actor.Context, m *dequeue) {
+	now := d.c.now()
+	e := d.queue.Lease(m.worker, m.actions, now)
+	d.tellRegistry(ctx, m.worker, now, 0, e)
+	if e == nil {
+		d.queue.Hold(&core.Hold{Worker: m.worker, Actions: m.actions, Due: now + m.wait, Handle: m.call})
+		return
+	}
+	if !m.call.answer(Reply{Outcome: OK, Unit: e.View()}) {
+		d.giveBack(ctx, m.worker, e.Unit)
+	}
+}
+
+// grant hands the units made ready to the held requests waiting on them.
+// A unit whose asker has given up goes back, and may go to the next.
+func (d *dispatcher) grant(ctx actor.Context) {
+	for {
+		now := d.c.now()
+		grants := d.queue.Grant(now)
+		if len(grants) == 0 {
+			return
+		}
+		for _, g := range grants {
+			e := g.Entry
+			ctx.Send(d.c.registry, &activity{worker: g.Hold.Worker, at: now, leased: e.Unit, status: e.Status, held: true})
+			if !g.Hold.Handle.(call).answer(Reply{Outcome: OK, Unit: e.View()}) {
+				d.giveBack(ctx, g.Hold.Worker, e.Unit)
+			}
+		}
+	}
+}
+
+// endHolds ends a checked-out worker's held requests (NoContent), or all
+// of them when the server drains.
+func (d *dispatcher) endHolds(m *endHolds) {
+	r := Reply{Outcome: NoContent}
+	match := func(h *core.Hold) bool { return h.Worker == m.worker }
+	if m.draining {
+		r = Reply{Outcome: Unavailable, Err: ErrDraining}
+		match = func(*core.Hold) bool { return true }
+	}
+	for _, h := range d.queue.EndHolds(match) {
+		h.Handle.(call).answer(r)
+	}
+}
+
 // giveBack makes a unit leased to worker ready again, its attempt not
 // counted: the worker never heard of it.
 func (d *dispatcher) giveBack(ctx actor.Context, worker string, unit int64) {
@@ -210,6 +274,11 @@ func (d *dispatcher) pause(m *pauseAction) {
 		p = core.Pause{ID: d.nextPause, Action: m.action, At: d.c.now()}
 	}
 	q.SetPaused(p, m.paused)
+	if m.paused { // the held requests waiting on it ask again, and wait for the rest
+		for _, h := range q.EndHolds(func(h *core.Hold) bool { return h.WaitsOn(m.action) }) {
+			h.Handle.(call).answer(Reply{Outcome: NoContent})
+		}
+	}
 	d.c.journal.Append(&core.ActionPaused{Action: p.Action, Paused: m.paused, ID: p.ID, At: p.At}, func(err error) {
 		if err != nil {
 			m.call.fail(err)

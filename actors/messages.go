@@ -45,6 +45,7 @@ type (
 	}
 	dequeue struct { // POST /work -> dispatcher
 		worker, actions string
+		wait            int64 // ns to hold it when nothing is ready (long-poll)
 		call            call
 	}
 	complete struct { // PUT /work/:id -> dispatcher -> job
@@ -170,6 +171,7 @@ type (
 		released int64 // a unit it no longer holds, or 0
 		leased   int64 // a unit it now holds, or 0
 		status   core.Status
+		held     bool // leased to a held request (long-poll)
 	}
 	recoverUnits struct { // registry -> dispatcher: a worker died
 		worker string
@@ -182,6 +184,12 @@ type (
 	giveBack struct { // job -> dispatcher: a next unit whose worker never heard of it
 		worker string
 		unit   int64
+	}
+	// endHolds ends held POST /work requests: a worker's, when it checks
+	// out (registry -> dispatcher), or all of them, when the server drains.
+	endHolds struct {
+		worker   string
+		draining bool
 	}
 	tick struct{}
 )

@@ -18,6 +18,12 @@ func (r *registry) Receive(ctx actor.Context) {
 	defer r.c.guard(ctx)
 	switch m := ctx.Message().(type) {
 	case *activity:
+		if m.held && r.reg.Worker(m.worker) == nil {
+			// Its worker checked out (or died) while the request was held:
+			// the unit goes back.
+			ctx.Send(r.c.dispatcher, &giveBack{worker: m.worker, unit: m.leased})
+			return
+		}
 		if m.at != 0 {
 			r.reg.Seen(m.worker, m.at)
 		}
@@ -31,6 +37,8 @@ func (r *registry) Receive(ctx actor.Context) {
 		r.reg.CheckIn(m.name, m.threadStatus, m.interval, r.c.now())
 		m.call.answer(Reply{Outcome: NoContent})
 	case *checkOut:
+		// Its held requests end first, so that none takes a unit given back.
+		ctx.Send(r.c.dispatcher, &endHolds{worker: m.name})
 		if units := r.reg.CheckOut(m.name); len(units) > 0 {
 			ctx.Send(r.c.dispatcher, &releaseUnits{worker: m.name, units: units})
 		}

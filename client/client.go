@@ -151,6 +151,7 @@ type route struct {
 	path   string
 	id     int64
 	hasID  bool
+	hold   time.Duration // the coordinator may hold the request this long (long-poll), beyond the timeout
 }
 
 func (r route) String() string {
@@ -201,7 +202,7 @@ func (c *Client) send(ctx context.Context, rt route, req *fasthttp.Request) (*fa
 		fasthttp.ReleaseRequest(req)
 		return nil, err
 	}
-	deadline := time.Now().Add(c.timeout)
+	deadline := time.Now().Add(c.timeout + rt.hold)
 	ctxDeadline, hasDeadline := ctx.Deadline()
 	byCtx := hasDeadline && ctxDeadline.Before(deadline)
 	if byCtx {

@@ -22,9 +22,22 @@ import (
 // comma-separated list) to worker (POST /work). It returns nil, nil when no
 // unit is ready.
 func (c *Client) Dequeue(ctx context.Context, worker, actions string) (*wire.WorkUnit, error) {
-	return c.unit(ctx, route{method: fasthttp.MethodPost, path: "/work"}, func(b []byte) []byte {
+	return c.DequeueWait(ctx, worker, actions, 0)
+}
+
+// DequeueWait is Dequeue with a wait (long-poll): when no unit is ready,
+// the coordinator holds the request until one is, for up to wait
+// (wire.MaxWait at most), and answers nil, nil if none came. A pause of one
+// of the actions, or the worker's check-out, also ends the wait early.
+func (c *Client) DequeueWait(ctx context.Context, worker, actions string, wait time.Duration) (*wire.WorkUnit, error) {
+	wait = min(wait, wire.MaxWait)
+	return c.unit(ctx, route{method: fasthttp.MethodPost, path: "/work", hold: wait}, func(b []byte) []byte {
 		b = appendField(b, "worker_name", worker)
-		return appendField(b, "worker_actions", actions)
+		b = appendField(b, "worker_actions", actions)
+		if wait > 0 {
+			b = appendField(b, "wait", strconv.FormatFloat(wait.Seconds(), 'f', -1, 64))
+		}
+		return b
 	})
 }
 

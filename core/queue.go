@@ -97,6 +97,10 @@ type Queue struct {
 	last         map[string]lastReport // each worker's last accepted report
 	sweptReports int64                 // when last was last swept
 
+	holds map[string]*holdQueue // held POST /work requests by action (hold.go)
+	byDue holdHeap
+	woken []string // actions with units made ready since the last Grant
+
 	nReady, nLeased int
 }
 
@@ -119,6 +123,7 @@ func NewQueue(unitTimeout, repeatWindow int64) *Queue {
 		unitTimeout:  unitTimeout,
 		repeatWindow: repeatWindow,
 		last:         make(map[string]lastReport),
+		holds:        make(map[string]*holdQueue),
 		entries:      make(map[int64]*Entry),
 		ready:        make(map[string]*deque),
 		jobs:         make(map[int64]*QueueJob),
@@ -144,6 +149,7 @@ func (q *Queue) SetPaused(p Pause, paused bool) (Pause, bool) {
 		q.paused[p.Action] = p
 	} else {
 		delete(q.paused, p.Action)
+		q.wake(p.Action)
 	}
 	clear(q.workerSets) // cached sets leave paused actions out
 	return old, was
@@ -196,6 +202,7 @@ func (q *Queue) Enqueue(job int64, units []Ready) {
 			j.lastUnit = r.ID
 		}
 	}
+	q.wake(j.Action)
 }
 
 // own records that unit id belongs to job, merging runs of ids.
@@ -366,6 +373,7 @@ func (q *Queue) makeReady(e *Entry) {
 	e.state = stateReady
 	q.ready[e.Job.Action].pushFront(e)
 	q.nReady++
+	q.wake(e.Job.Action)
 }
 
 // Release gives a worker's units back without counting an attempt (a

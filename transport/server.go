@@ -50,9 +50,12 @@ type Server struct {
 }
 
 // Drain makes the server refuse new work while it shuts down: POST /jobs
-// and POST /work answer 503. Reports, check-outs and queries go on, so the
-// units under way can finish.
-func (s *Server) Drain() { s.draining.Store(true) }
+// and POST /work answer 503, the held ones too. Reports, check-outs and
+// queries go on, so the units under way can finish.
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.co.Drain()
+}
 
 // refuseWhileDraining answers 503 once Drain was called, and reports
 // whether it did.
@@ -60,9 +63,13 @@ func (s *Server) refuseWhileDraining(ctx *fasthttp.RequestCtx) bool {
 	if !s.draining.Load() {
 		return false
 	}
-	ctx.Response.Header.Set("Retry-After", "5")
-	writeError(ctx, fasthttp.StatusServiceUnavailable, "the coordinator is shutting down; try again shortly")
+	drainingAnswer(ctx)
 	return true
+}
+
+func drainingAnswer(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.Set("Retry-After", "5")
+	writeError(ctx, fasthttp.StatusServiceUnavailable, actors.ErrDraining.Error())
 }
 
 // New builds the server and its routes.

@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -30,8 +31,33 @@ func (s *Server) dequeue(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	r := s.co.Dequeue(worker, s.names.get(actions))
+	wait, ok := waitParam(ctx)
+	if !ok {
+		return
+	}
+	r := s.co.DequeueWait(worker, s.names.get(actions), wait)
+	if r.Outcome == actors.Unavailable && errors.Is(r.Err, actors.ErrDraining) {
+		drainingAnswer(ctx) // it was held when the server began to stop
+		return
+	}
 	writeReply(ctx, r, unitBody(r))
+}
+
+// waitParam reads POST /work's wait: how long, in seconds (0 to
+// wire.MaxWait), to hold the request while no unit is ready. None is 0:
+// the answer comes at once, as CloudCrowd's did.
+func waitParam(ctx *fasthttp.RequestCtx) (time.Duration, bool) {
+	v := param(ctx, "wait")
+	if len(v) == 0 {
+		return 0, true
+	}
+	most := wire.MaxWait.Seconds()
+	secs, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || !(secs >= 0 && secs <= most) { // also refuses NaN
+		badRequest(ctx, fmt.Sprintf("wait must be a number of seconds from 0 to %v", most))
+		return 0, false
+	}
+	return time.Duration(secs * float64(time.Second)), true
 }
 
 // PUT /work/:id: record a unit's result and answer the worker's next unit.

@@ -251,3 +251,9 @@ const (
 	MinCheckInInterval = 100 * time.Millisecond
 	MaxCheckInInterval = 24 * time.Hour
 )
+
+// MaxWait bounds POST /work's wait (long-poll): held longer, a request
+// would outlast the proxies and client timeouts in front of most servers
+// (60 s by default in nginx and many load balancers), and the worker would
+// see an error instead of an empty answer.
+const MaxWait = 30 * time.Second

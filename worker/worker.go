@@ -115,6 +115,7 @@ type Worker struct {
 	slots    []*slot
 	minWait  time.Duration
 	maxWait  time.Duration
+	hold     time.Duration // how long an idle slot's POST /work asks to be held (long-poll)
 	outage   outage
 	running  atomic.Bool
 	// now is closed by StopNow.
@@ -240,6 +241,7 @@ func New(o Options) (*Worker, error) {
 		now:     make(chan struct{}),
 	}
 	w.maxWait = max(cfg.MaxWorkerWait, w.minWait)
+	w.hold = min(w.maxWait, wire.MaxWait)
 	w.download = w.dl.download
 	w.outage.log, w.outage.server = o.Logger, c.URL()
 	return w, nil
@@ -369,12 +371,19 @@ func (w *Worker) loop(ctx, hard context.Context, s *slot) {
 			break // a unit in hand goes back with the check-out
 		}
 		if u == nil {
+			asked := time.Now()
 			u = w.dequeue(ctx, s)
 			if ctx.Err() != nil {
 				break // a unit just leased goes back with the check-out
 			}
 			if u == nil {
 				s.set(statusIdle)
+				if time.Since(asked) >= w.hold/2 {
+					continue // the coordinator held the request: ask again at once
+				}
+				// Answered early (a pause, or a coordinator that does not
+				// hold requests): poll with a growing wait, as CloudCrowd's
+				// workers do.
 				wait = nextWait(wait, w.minWait, w.maxWait)
 				if !sleep(ctx, jitter(wait)) {
 					break
@@ -411,11 +420,16 @@ func (w *Worker) dequeue(ctx context.Context, s *slot) *wire.WorkUnit {
 			}
 		}
 		if err == nil && u == nil {
-			u, err = w.client.Dequeue(context.Background(), s.name, w.actions)
+			// Held until a unit is ready (long-poll); a stop cuts it short,
+			// and the check-out gives back a unit it leased meanwhile.
+			u, err = w.client.DequeueWait(ctx, s.name, w.actions, w.hold)
 		}
 		if err == nil {
 			w.outage.ok()
 			return u
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 		w.trouble("asking for work", s, err)
 		s.lost = true

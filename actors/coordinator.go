@@ -1,8 +1,3 @@
-// Package actors is the coordinator: a job directory, one actor per job, a
-// dispatcher and a worker registry, on protoactor-go. Each actor owns one of
-// the core state machines and does the I/O around it: it journals the events
-// its core decides on, answers requests once their changes are durable, and
-// tells the other actors what they need to know.
 package actors
 
 import (

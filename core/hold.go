@@ -180,24 +180,5 @@ func (q *Queue) dropEmpty(name string, hq *holdQueue) {
 	hq.compact()
 }
 
-// holdHeap orders the holds by the end of their wait.
-type holdHeap []*Hold
-
-func (h holdHeap) Len() int           { return len(h) }
-func (h holdHeap) Less(i, j int) bool { return h[i].Due < h[j].Due }
-func (h holdHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapPos, h[j].heapPos = i, j
-}
-func (h *holdHeap) Push(x any) {
-	e := x.(*Hold)
-	e.heapPos = len(*h)
-	*h = append(*h, e)
-}
-func (h *holdHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
-}
+func (h *Hold) dueAt() int64    { return h.Due }
+func (h *Hold) heapIndex() *int { return &h.heapPos }

@@ -79,7 +79,7 @@ type Queue struct {
 
 	entries map[int64]*Entry
 	ready   map[string]*deque
-	waiting waitHeap
+	waiting dueHeap[*Entry]   // backing off, by the end of their back-off
 	leases  ring[leaseRecord] // in lease order, for unit_timeout
 	jobs    map[int64]*QueueJob
 	owners  []ownerRange       // unit id ranges of live and finished jobs, in id order once sorted
@@ -98,7 +98,7 @@ type Queue struct {
 	sweptReports int64                 // when last was last swept
 
 	holds map[string]*holdQueue // held POST /work requests by action (hold.go)
-	byDue holdHeap
+	byDue dueHeap[*Hold]
 	woken []string // actions with units made ready since the last Grant
 
 	nReady, nLeased int
@@ -530,24 +530,5 @@ func (d *deque) front() *Entry {
 	return nil
 }
 
-// waitHeap orders backing-off units by the end of their back-off.
-type waitHeap []*Entry
-
-func (h waitHeap) Len() int           { return len(h) }
-func (h waitHeap) Less(i, j int) bool { return h[i].due < h[j].due }
-func (h waitHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapPos, h[j].heapPos = i, j
-}
-func (h *waitHeap) Push(x any) {
-	e := x.(*Entry)
-	e.heapPos = len(*h)
-	*h = append(*h, e)
-}
-func (h *waitHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
-}
+func (e *Entry) dueAt() int64    { return e.due }
+func (e *Entry) heapIndex() *int { return &e.heapPos }

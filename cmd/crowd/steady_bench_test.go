@@ -65,7 +65,7 @@ func BenchmarkHeld5000(b *testing.B) {
 	b.ReportMetric(float64(rss)/(1<<20), "MB-rss-held")
 	b.ReportMetric(float64(rss-rss0)/float64(n)/1024, "KB-rss-per-held")
 	b.ReportMetric((cpu2-cpu1).Seconds()/time.Since(start).Seconds()*100, "%cpu-while-held")
-	b.ReportMetric((cpu1-cpu0).Seconds(), "cpu-s-to-hold")
+	b.ReportMetric((cpu1 - cpu0).Seconds(), "cpu-s-to-hold")
 	wg.Wait()
 	b.StopTimer()
 	if answered.Load() != n {

@@ -31,11 +31,7 @@ func (d *dispatcher) receive(ctx actor.Context) {
 	q := d.queue
 	switch m := ctx.Message().(type) {
 	case *dequeue:
-		if m.wait > 0 {
-			d.leaseOrHold(ctx, m)
-			return
-		}
-		d.lease(ctx, m.worker, m.actions, m.call, false)
+		d.lease(ctx, m)
 	case *endHolds:
 		d.endHolds(m)
 	case *complete:
@@ -46,7 +42,8 @@ func (d *dispatcher) receive(ctx actor.Context) {
 		}
 		q.Enqueue(m.job.ID, m.units)
 		if l := m.lease; l != nil {
-			d.lease(ctx, l.worker, l.actions, l.call, true)
+			now := d.c.now()
+			d.answerLease(ctx, l.worker, now, q.LeaseNext(l.worker, l.actions, now), l.call)
 		}
 	case *requeue:
 		q.Requeue(m.unit, m.attempts, m.delay, d.c.now())
@@ -162,38 +159,30 @@ func (d *dispatcher) refused(ctx actor.Context, m *complete, err error, now int6
 	ctx.Send(job.Owner.(*actor.PID), m)
 }
 
-// lease answers a worker with its next unit, or NoContent; afterReport
-// when the answer is a report's (core.Queue.LeaseNext).
-func (d *dispatcher) lease(ctx actor.Context, worker, actions string, cl call, afterReport bool) {
+// lease answers a POST /work with the worker's next unit; when none is
+// ready, NoContent, or with a wait, once one is (grant) or the wait ends
+// (tick).
+func (d *dispatcher) lease(ctx actor.Context, m *dequeue) {
 	now := d.c.now()
-	var e *core.Entry
-	if afterReport {
-		e = d.queue.LeaseNext(worker, actions, now)
-	} else {
-		e = d.queue.Lease(worker, actions, now)
+	e := d.queue.Lease(m.worker, m.actions, now)
+	if e == nil && m.wait > 0 {
+		d.tellRegistry(ctx, m.worker, now, 0, nil)
+		d.queue.Hold(&core.Hold{Worker: m.worker, Actions: m.actions, Due: now + m.wait, Handle: m.call})
+		return
 	}
+	d.answerLease(ctx, m.worker, now, e, m.call)
+}
+
+// answerLease answers a worker with the unit just leased to it, or
+// NoContent for none; a unit whose asker gave up waiting goes back.
+func (d *dispatcher) answerLease(ctx actor.Context, worker string, now int64, e *core.Entry, cl call) {
 	d.tellRegistry(ctx, worker, now, 0, e)
 	if e == nil {
 		cl.answer(Reply{Outcome: NoContent})
 		return
 	}
-	if !cl.answer(Reply{Outcome: OK, Unit: e.View()}) { // the worker gave up waiting
+	if !cl.answer(Reply{Outcome: OK, Unit: e.View()}) {
 		d.giveBack(ctx, worker, e.Unit)
-	}
-}
-
-// leaseOrHold answers a POST /work with a wait: with a unit if one is
-// ready, else once one is (grant), or when the wait ends (tick).
-func (d *dispatcher) leaseOrHold(ctx actor.Context, m *dequeue) {
-	now := d.c.now()
-	e := d.queue.Lease(m.worker, m.actions, now)
-	d.tellRegistry(ctx, m.worker, now, 0, e)
-	if e == nil {
-		d.queue.Hold(&core.Hold{Worker: m.worker, Actions: m.actions, Due: now + m.wait, Handle: m.call})
-		return
-	}
-	if !m.call.answer(Reply{Outcome: OK, Unit: e.View()}) {
-		d.giveBack(ctx, m.worker, e.Unit)
 	}
 }
 

@@ -125,7 +125,7 @@ func (a *jobActor) Receive(ctx actor.Context) {
 // directory does those. Nothing is retired while answers wait.
 func (a *jobActor) retire(ctx actor.Context, durable uint64) {
 	j := a.job
-	if a.retiring || j.Deleted || !j.Status.Complete() || j.Callback == core.CallbackPending ||
+	if a.retiring || j.Deleted || !finished(j.Status, j.Callback) ||
 		len(a.held) > 0 || max(durable, a.durableSeq.Load()) < j.Seq {
 		return
 	}

@@ -74,7 +74,11 @@ func (d *directory) Receive(ctx actor.Context) {
 	case *allJobs:
 		// The directory alone gives job ids, and spawns the job at once:
 		// the counter read here matches the children.
-		set := jobSet{ids: make([]int64, 0, len(d.children)), finished: d.finished.all(), lastJob: d.c.ids.job.Load()}
+		// A finished job whose deletion is on its way to disk is left out:
+		// its record may come before the snapshot's place in the log, and
+		// would not be replayed over it.
+		deleting := func(id int64) bool { _, ok := d.deleting[id]; return ok }
+		set := jobSet{ids: make([]int64, 0, len(d.children)), finished: d.finished.all(deleting), lastJob: d.c.ids.job.Load()}
 		for id := range d.children {
 			set.ids = append(set.ids, id)
 		}

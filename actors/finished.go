@@ -114,12 +114,15 @@ func (f *finishedJobs) maybeCompact() {
 	*f = *fresh
 }
 
-// all returns every encoding, sharing the chunks, for a snapshot: the
-// chunks' bytes in use never change, so another goroutine may read them.
-func (f *finishedJobs) all() [][]byte {
+// all returns every encoding but those skip names, sharing the chunks,
+// for a snapshot: the chunks' bytes in use never change, so another
+// goroutine may read them.
+func (f *finishedJobs) all(skip func(id int64) bool) [][]byte {
 	encs := make([][]byte, 0, f.index.Len())
-	for _, p := range f.index.All() {
-		encs = append(encs, f.at(p))
+	for id, p := range f.index.All() {
+		if !skip(id) {
+			encs = append(encs, f.at(p))
+		}
 	}
 	return encs
 }

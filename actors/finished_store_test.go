@@ -64,7 +64,10 @@ func TestFinishedStore(t *testing.T) {
 	if got, ok := f.get(n + 1); !ok || !bytes.Equal(got, big) || cap(f.chunks[len(f.chunks)-1]) != len(big) {
 		t.Fatalf("the large encoding: %v, its chunk of %d bytes", ok, cap(f.chunks[len(f.chunks)-1]))
 	}
-	if all := f.all(); len(all) != f.len() {
+	if all := f.all(func(int64) bool { return false }); len(all) != f.len() {
 		t.Fatalf("all gives %d encodings for %d jobs", len(all), f.len())
+	}
+	if all := f.all(func(id int64) bool { return id == n+1 }); len(all) != f.len()-1 {
+		t.Fatalf("all gives %d encodings for %d jobs, one skipped", len(all), f.len())
 	}
 }

@@ -8,10 +8,9 @@ import "hash/maphash"
 // worker looping and tell crowd's own worker nothing of whether its report
 // counted. So the queue remembers each worker's last accepted report for a
 // window, and a report that repeats it (the same unit, outcome and output)
-// is answered as the first was,
-// recording nothing. The memory is one record per worker, not per unit, so
-// it stays small at any rate of reports; leases are not journaled, and
-// neither is this.
+// is answered as the first was, recording nothing. The memory is one
+// record per worker, not per unit, so it stays small at any rate of
+// reports; leases are not journaled, and neither is this.
 
 // lastReport is a worker's last accepted report, and the unit its answer
 // leased the worker.

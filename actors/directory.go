@@ -120,10 +120,7 @@ func (d *directory) restore(ctx actor.Context) {
 	expiring := make([]finishedAt, 0, len(d.restoredFinished))
 	for _, id := range ids {
 		if enc, ok := d.restoredFinished[id]; ok {
-			h, err := persistence.JobHeadOf(enc)
-			if err != nil {
-				panic(err) // Load read every head already
-			}
+			h := headOf(id, enc)
 			d.finished.add(id, enc)
 			d.index.Set(id, h.Status)
 			expiring = append(expiring, finishedAt{at: h.FinishedAt, id: id})
@@ -180,12 +177,9 @@ func (d *directory) forward(ctx actor.Context, id int64, msg any) {
 		return
 	}
 	if enc, ok := d.finished.get(id); ok {
-		if _, deleting := d.deleting[id]; deleting {
-			switch msg.(type) {
-			case *deleteJob, *retryJob:
-				answerDeleted(msg)
-				return
-			}
+		if _, deleting := d.deleting[id]; deleting && changes(msg) {
+			answerDeleted(msg) // as the job actor answers once its job is deleted
+			return
 		}
 		d.answerFinished(ctx, id, enc, msg)
 		return
@@ -202,11 +196,7 @@ func (d *directory) answerFinished(ctx actor.Context, id int64, enc []byte, msg 
 		m.reply <- enc
 		return
 	case *deleteJob:
-		h, err := persistence.JobHeadOf(enc)
-		if err != nil {
-			panic(fmt.Errorf("finished job %d does not decode: %w", id, err)) // it was encoded here
-		}
-		d.deleteFinished(ctx, h, m.call, false)
+		d.deleteFinished(ctx, headOf(id, enc), m.call)
 		return
 	}
 	st, err := persistence.DecodeJob(enc)
@@ -237,11 +227,11 @@ func (d *directory) answerFinished(ctx actor.Context, id int64, enc []byte, msg 
 // deleteFinished journals the deletion of a finished job (h is its head);
 // the job goes once that is durable (finishedDeleted). Until then, reads
 // still show it, and a second delete or a retry is answered as for a
-// deleted job. sweep: retention deletes it (retention.go).
-func (d *directory) deleteFinished(ctx actor.Context, h persistence.JobHead, cl call, sweep bool) {
+// deleted job. A nil cl is retention's (retention.go).
+func (d *directory) deleteFinished(ctx actor.Context, h persistence.JobHead, cl call) {
 	d.deleting[h.ID] = struct{}{}
 	self, root := ctx.Self(), d.c.sys.Root
-	done := &finishedDeleted{id: h.ID, action: h.Action, finishedAt: h.FinishedAt, call: cl, sweep: sweep}
+	done := &finishedDeleted{id: h.ID, action: h.Action, finishedAt: h.FinishedAt, call: cl}
 	d.c.journal.Append(&core.JobDeleted{Job: h.ID, Seq: h.Seq + 1}, func(err error) {
 		done.err = err
 		root.Send(self, done)
@@ -258,7 +248,7 @@ func (d *directory) finishedDeleted(ctx actor.Context, m *finishedDeleted) {
 		ctx.Send(d.c.dispatcher, &forgetJob{job: m.id})
 	}
 	switch {
-	case m.sweep:
+	case m.call == nil:
 		d.swept(ctx, m)
 	case m.err != nil:
 		m.call.fail(m.err)

@@ -111,13 +111,13 @@ func (d *dispatcher) complete(ctx actor.Context, m *complete) {
 		d.refused(ctx, m, err, now)
 		return
 	}
-	q.RememberReport(e, m.Worker, m.Succeeded, m.Output, now)
 	if m.Succeeded {
 		q.Settle(m.Unit) // a success is final; a failure waits for its job's verdict
 	}
 	// The unit that just failed is reported, not ready, so the worker cannot
 	// get it straight back.
-	next := q.LeaseNext(m.Worker, m.Actions, now)
+	next := q.Lease(m.Worker, m.Actions, now)
+	q.RememberReport(e, m.Worker, m.Succeeded, m.Output, next, now)
 	d.tellRegistry(ctx, m.Worker, now, m.Unit, next)
 	if next != nil {
 		m.next, m.hasNext = next.View(), true

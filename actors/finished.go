@@ -32,8 +32,6 @@ const chunkSize = 1 << 20
 
 func newFinishedJobs() *finishedJobs { return &finishedJobs{} }
 
-func (f *finishedJobs) len() int { return f.index.Len() }
-
 // add stores a copy of job id's encoding.
 func (f *finishedJobs) add(id int64, enc []byte) {
 	if old := f.index.Get(id); old.n != 0 {

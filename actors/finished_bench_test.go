@@ -138,8 +138,7 @@ func writeFinishedSnapshot(b *testing.B, dir string, n int, shape jobShape) {
 		buf = persistence.AppendJob(buf, &st)
 		parts[i] = buf[start:len(buf):len(buf)]
 	}
-	body := persistence.EncodeSnapshot(persistence.Snapshot{LastJob: int64(n), LastUnit: int64(n)}, parts)
-	if err := persistence.WriteSnapshot(dir, 1, 0, body); err != nil {
+	if err := persistence.WriteSnapshotOf(dir, 1, 0, persistence.Snapshot{LastJob: int64(n), LastUnit: int64(n)}, parts); err != nil {
 		b.Fatal(err)
 	}
 }

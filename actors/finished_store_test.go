@@ -28,8 +28,8 @@ func TestFinishedStore(t *testing.T) {
 				count++
 			}
 		}
-		if f.len() != count {
-			t.Fatalf("%s: len %d, want %d", when, f.len(), count)
+		if f.index.Len() != count {
+			t.Fatalf("%s: len %d, want %d", when, f.index.Len(), count)
 		}
 	}
 	check("after adding", func(int64) bool { return true })
@@ -64,10 +64,10 @@ func TestFinishedStore(t *testing.T) {
 	if got, ok := f.get(n + 1); !ok || !bytes.Equal(got, big) || cap(f.chunks[len(f.chunks)-1]) != len(big) {
 		t.Fatalf("the large encoding: %v, its chunk of %d bytes", ok, cap(f.chunks[len(f.chunks)-1]))
 	}
-	if all := f.all(func(int64) bool { return false }); len(all) != f.len() {
-		t.Fatalf("all gives %d encodings for %d jobs", len(all), f.len())
+	if all := f.all(func(int64) bool { return false }); len(all) != f.index.Len() {
+		t.Fatalf("all gives %d encodings for %d jobs", len(all), f.index.Len())
 	}
-	if all := f.all(func(id int64) bool { return id == n+1 }); len(all) != f.len()-1 {
-		t.Fatalf("all gives %d encodings for %d jobs, one skipped", len(all), f.len())
+	if all := f.all(func(id int64) bool { return id == n+1 }); len(all) != f.index.Len()-1 {
+		t.Fatalf("all gives %d encodings for %d jobs, one skipped", len(all), f.index.Len())
 	}
 }

@@ -156,8 +156,7 @@ type (
 		id         int64
 		action     string
 		finishedAt int64
-		call       call // nil for retention
-		sweep      bool // retention deleted it
+		call       call // nil for retention's
 		err        error
 	}
 	statusChanged struct { // job -> directory

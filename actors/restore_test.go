@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/documentcloud/crowd/core"
 	"github.com/documentcloud/crowd/persistence"
 	"github.com/documentcloud/crowd/wire"
 )
@@ -106,7 +107,15 @@ func TestRestoreRebuildsWhatTheJournalHolds(t *testing.T) {
 	}
 	at := time.Now().UnixNano()
 	for id, want := range live {
-		got := state.Job(id).View(at)
+		j := state.Jobs[id]
+		if enc, ok := state.Finished[id]; ok {
+			st, err := persistence.DecodeJob(enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j = core.RestoreJob(st)
+		}
+		got := j.View(at)
 		got.TimeTaken, want.TimeTaken = 0, 0
 		if string(got.AppendJSON(nil)) != string(want.AppendJSON(nil)) {
 			t.Errorf("job %d restored as %s, want %s", id, got.AppendJSON(nil), want.AppendJSON(nil))

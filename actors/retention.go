@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -68,17 +69,16 @@ func (d *directory) sweep(ctx actor.Context) {
 	for _, c := range s.cleanups {
 		cutoff = max(cutoff, c.cutoff)
 	}
-	ids := s.expiry.Due(cutoff, sweepBatch, d.finishedAt)
-	for _, id := range ids {
-		enc, _ := d.finished.get(id) // Due saw it
-		h, err := persistence.JobHeadOf(enc)
-		if err != nil {
-			panic(err) // encoded here
+	taken := s.expiry.Due(cutoff, sweepBatch, func(id, at int64) bool {
+		h, ok := d.finishedHead(id)
+		if !ok || h.FinishedAt != at {
+			return false // deleted, or retried and finished again since
 		}
-		d.deleteFinished(ctx, h, nil, true)
+		d.deleteFinished(ctx, h, nil)
 		s.inFlight++
-	}
-	if len(ids) == 0 {
+		return true
+	})
+	if taken == 0 {
 		for _, c := range s.cleanups {
 			c.reply <- c.deleted
 		}
@@ -86,18 +86,25 @@ func (d *directory) sweep(ctx actor.Context) {
 	}
 }
 
-// finishedAt reports when a finished job finished, for Expiry.Due: not a
-// job being deleted already.
-func (d *directory) finishedAt(id int64) (int64, bool) {
+// finishedHead is the head of a finished job that is not being deleted.
+func (d *directory) finishedHead(id int64) (persistence.JobHead, bool) {
 	if _, busy := d.deleting[id]; busy {
-		return 0, false
+		return persistence.JobHead{}, false
 	}
 	enc, ok := d.finished.get(id)
 	if !ok {
-		return 0, false
+		return persistence.JobHead{}, false
 	}
+	return headOf(id, enc), true
+}
+
+// headOf reads the head of finished job id's encoding.
+func headOf(id int64, enc []byte) persistence.JobHead {
 	h, err := persistence.JobHeadOf(enc)
-	return h.FinishedAt, err == nil
+	if err != nil {
+		panic(fmt.Errorf("finished job %d does not decode: %w", id, err)) // it was encoded here
+	}
+	return h
 }
 
 // swept records one durable deletion of the current batch; the last one

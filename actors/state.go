@@ -74,19 +74,6 @@ func StateFromSnapshot(snap persistence.Snapshot, jobs [][]byte) (*State, error)
 	return s, nil
 }
 
-// Job returns job id, active or finished, or nil.
-func (s *State) Job(id int64) *core.Job {
-	if j := s.Jobs[id]; j != nil {
-		return j
-	}
-	if enc, ok := s.Finished[id]; ok {
-		if st, err := persistence.DecodeJob(enc); err == nil {
-			return core.RestoreJob(st)
-		}
-	}
-	return nil
-}
-
 // Len is the number of jobs, active and finished.
 func (s *State) Len() int { return len(s.Jobs) + len(s.Finished) }
 

@@ -16,23 +16,22 @@ type expiring struct{ at, id int64 }
 // an entry waits behind the later ones.
 func (x *Expiry) Add(id, at int64) { x.q.push(expiring{at: at, id: id}) }
 
-// Len is the number of entries, stale ones included.
-func (x *Expiry) Len() int { return x.q.len() }
-
-// Due takes from the front up to limit jobs that finished at cutoff or
-// before, skipping the stale entries: current reports the time a job
-// finished, if it is still finished.
-func (x *Expiry) Due(cutoff int64, limit int, current func(id int64) (at int64, ok bool)) []int64 {
-	var ids []int64
-	for x.q.len() > 0 && len(ids) < limit {
+// Due offers take, from the front, the entries of jobs that finished at
+// cutoff or before, until take has taken limit of them; take reports
+// whether the entry is current (its job is still finished, and finished
+// then) and so taken. Every entry offered leaves. It returns how many
+// were taken.
+func (x *Expiry) Due(cutoff int64, limit int, take func(id, at int64) bool) int {
+	n := 0
+	for x.q.len() > 0 && n < limit {
 		e := x.q.front()
 		if e.at > cutoff {
 			break
 		}
 		x.q.popFront()
-		if at, ok := current(e.id); ok && at == e.at {
-			ids = append(ids, e.id)
+		if take(e.id, e.at) {
+			n++
 		}
 	}
-	return ids
+	return n
 }

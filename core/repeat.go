@@ -26,12 +26,16 @@ type lastReport struct {
 }
 
 // RememberReport records that worker's report on e (which Report took back)
-// was accepted at now.
-func (q *Queue) RememberReport(e *Entry, worker string, succeeded bool, output []byte, now int64) {
+// was accepted at now, and that its answer leased next (nil for none).
+func (q *Queue) RememberReport(e *Entry, worker string, succeeded bool, output []byte, next *Entry, now int64) {
 	if q.repeatWindow <= 0 {
 		return
 	}
-	q.last[worker] = lastReport{entry: e, reports: e.reports, succeeded: succeeded, output: outputHash(output), at: now}
+	r := lastReport{entry: e, reports: e.reports, succeeded: succeeded, output: outputHash(output), at: now}
+	if next != nil {
+		r.next, r.nextLease = next, next.lease
+	}
+	q.last[worker] = r
 }
 
 // outputSeed keys the outputs' hashes; they live in memory only.
@@ -39,9 +43,10 @@ var outputSeed = maphash.MakeSeed()
 
 func outputHash(output []byte) uint64 { return maphash.Bytes(outputSeed, output) }
 
-// LeaseNext is Lease for the answer to a report: the unit leased is
-// remembered with the worker's last report, so that a repeat of the report
-// is answered with the same unit.
+// LeaseNext is Lease for an answer to a report that comes after the report
+// was remembered (a repeat's, or one whose job made the unit): the unit
+// leased is remembered with the worker's last report, so that a repeat of
+// the report is answered with the same unit.
 func (q *Queue) LeaseNext(worker, actions string, now int64) *Entry {
 	e := q.Lease(worker, actions, now)
 	if r, ok := q.last[worker]; ok && e != nil {

@@ -5,18 +5,19 @@ import "testing"
 const window = 60 * sec
 
 // report leases unit (which must be the next ready one) to worker, reports
-// it at now as the dispatcher does, and leases the worker's next unit.
+// it at now as the dispatcher does, leasing the worker's next unit.
 func report(t *testing.T, q *Queue, worker string, unit int64, succeeded bool, now int64) *Entry {
 	t.Helper()
 	e, err := q.Report(unit, worker)
 	if err != nil {
 		t.Fatalf("Report(%d, %s): %v", unit, worker, err)
 	}
-	q.RememberReport(e, worker, succeeded, []byte(`1`), now)
 	if succeeded {
 		q.Settle(unit)
 	}
-	return q.LeaseNext(worker, "a", now)
+	next := q.Lease(worker, "a", now)
+	q.RememberReport(e, worker, succeeded, []byte(`1`), next, now)
+	return next
 }
 
 func TestRepeatOfTheLastReport(t *testing.T) {

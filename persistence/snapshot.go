@@ -37,17 +37,9 @@ func snapshotName(gen uint64) string {
 	return fmt.Sprintf("%s%020d%s", snapshotPrefix, gen, snapshotSuffix)
 }
 
-// WriteSnapshot writes data as snapshot gen of the state up to log record
-// logIndex, atomically and durably, then removes the older snapshots.
-func WriteSnapshot(dir string, gen uint64, logIndex uint64, data []byte) error {
-	return writeSnapshot(dir, gen, logIndex, int64(len(data)), func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
-
-// WriteSnapshotOf writes the snapshot body of s and jobs (EncodeSnapshot)
-// as WriteSnapshot does, streaming it: the body is never in memory whole.
+// WriteSnapshotOf writes the snapshot body of s and jobs as snapshot gen of
+// the state up to log record logIndex, atomically and durably, then removes
+// the older snapshots. The body is streamed: it is never in memory whole.
 func WriteSnapshotOf(dir string, gen uint64, logIndex uint64, s Snapshot, jobs [][]byte) error {
 	head := appendSnapshotHead(nil, s, len(jobs))
 	n := int64(len(head))

@@ -11,7 +11,9 @@ import (
 
 // Snapshot bodies: what a snapshot file holds inside its own checksum. The
 // coordinator's state is its id counters and every job's core.JobState; the
-// jobs are encoded one by one (each by its own actor) and then joined.
+// jobs are encoded one by one (an active job by its own actor, a finished
+// one kept encoded by the directory), written one after the other
+// (WriteSnapshotOf), and read back still encoded (SplitSnapshot).
 
 const snapshotVersion = 1
 
@@ -67,20 +69,6 @@ type Snapshot struct {
 	Paused            []core.Pause
 }
 
-// EncodeSnapshot joins the counters, the paused actions and the encoded jobs
-// into a snapshot body (WriteSnapshotOf writes it without joining).
-func EncodeSnapshot(s Snapshot, jobs [][]byte) []byte {
-	n := 32
-	for _, j := range jobs {
-		n += len(j) + binary.MaxVarintLen64
-	}
-	b := appendSnapshotHead(make([]byte, 0, n), s, len(jobs))
-	for _, j := range jobs {
-		b = appendBytes(b, j)
-	}
-	return b
-}
-
 // appendSnapshotHead appends what a snapshot body holds before its jobs.
 func appendSnapshotHead(b []byte, s Snapshot, jobs int) []byte {
 	b = append(b, snapshotVersion)
@@ -94,23 +82,6 @@ func appendSnapshotHead(b []byte, s Snapshot, jobs int) []byte {
 		b = binary.AppendVarint(b, p.At)
 	}
 	return binary.AppendUvarint(b, uint64(jobs))
-}
-
-// DecodeSnapshot parses a snapshot body.
-func DecodeSnapshot(data []byte) (s Snapshot, jobs []core.JobState, err error) {
-	s, parts, err := SplitSnapshot(data)
-	if err != nil {
-		return s, nil, err
-	}
-	jobs = make([]core.JobState, 0, len(parts))
-	for i, p := range parts {
-		job, err := DecodeJob(p)
-		if err != nil {
-			return s, nil, fmt.Errorf("snapshot: job %d of %d: %w", i+1, len(parts), err)
-		}
-		jobs = append(jobs, job)
-	}
-	return s, jobs, nil
 }
 
 // SplitSnapshot parses a snapshot body but for its jobs, which it returns

@@ -46,13 +46,9 @@ func TestLongPollReturnsWhenAUnitArrives(t *testing.T) {
 	s := startServer(t, nil)
 	held := s.holdFor(t, "w", "graphics_magick", "25")
 	stillHeld(t, "POST /work wait=25 with nothing queued", held)
-	start := time.Now()
 	s.mustCreate(t, `{"action":"graphics_magick","inputs":["a"]}`)
-	r := answer(t, "the held POST /work", held, 0)
+	r := answer(t, "the held POST /work", held, 0) // within 10 s: well before the wait ends
 	wantJSON(t, "the held POST /work", r, unitJSON(1, 1, "a", 0, "graphics_magick", 1))
-	if took := time.Since(start); took > 10*time.Second {
-		t.Fatalf("the held request answered %v after the job, near the end of its wait", took)
-	}
 	// With a unit ready, a request with a wait answers at once, as without.
 	s.mustCreate(t, `{"action":"graphics_magick","inputs":["b"]}`)
 	wantJSON(t, "POST /work wait=25 with a unit ready", answer(t, "POST /work", s.holdFor(t, "w2", "graphics_magick", "25"), 0),

@@ -31,7 +31,9 @@ func (s *Server) dequeue(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	wait, ok := waitParam(ctx)
+	// How long to hold the request while no unit is ready (long-poll);
+	// none is 0: the answer comes at once, as CloudCrowd's did.
+	wait, ok := secondsParam(ctx, "wait", 0, wire.MaxWait)
 	if !ok {
 		return
 	}
@@ -43,18 +45,16 @@ func (s *Server) dequeue(ctx *fasthttp.RequestCtx) {
 	writeReply(ctx, r, unitBody(r))
 }
 
-// waitParam reads POST /work's wait: how long, in seconds (0 to
-// wire.MaxWait), to hold the request while no unit is ready. None is 0:
-// the answer comes at once, as CloudCrowd's did.
-func waitParam(ctx *fasthttp.RequestCtx) (time.Duration, bool) {
-	v := param(ctx, "wait")
+// secondsParam reads a field that is a number of seconds from least to
+// most; an absent one is 0.
+func secondsParam(ctx *fasthttp.RequestCtx, key string, least, most time.Duration) (time.Duration, bool) {
+	v := param(ctx, key)
 	if len(v) == 0 {
 		return 0, true
 	}
-	most := wire.MaxWait.Seconds()
 	secs, err := strconv.ParseFloat(string(v), 64)
-	if err != nil || !(secs >= 0 && secs <= most) { // also refuses NaN
-		badRequest(ctx, fmt.Sprintf("wait must be a number of seconds from 0 to %v", most))
+	if err != nil || !(secs >= least.Seconds() && secs <= most.Seconds()) { // also refuses NaN
+		badRequest(ctx, fmt.Sprintf("%s must be a number of seconds from %v to %v", key, least.Seconds(), most.Seconds()))
 		return 0, false
 	}
 	return time.Duration(secs * float64(time.Second)), true
@@ -186,15 +186,9 @@ func (s *Server) worker(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	var interval time.Duration
-	if v := param(ctx, "check_in_interval"); len(v) > 0 {
-		least, most := wire.MinCheckInInterval.Seconds(), wire.MaxCheckInInterval.Seconds()
-		secs, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || !(secs >= least && secs <= most) { // also refuses NaN
-			badRequest(ctx, fmt.Sprintf("check_in_interval must be a number of seconds from %v to %v", least, most))
-			return
-		}
-		interval = time.Duration(secs * float64(time.Second))
+	interval, ok := secondsParam(ctx, "check_in_interval", wire.MinCheckInInterval, wire.MaxCheckInInterval)
+	if !ok {
+		return
 	}
 	writeReply(ctx, s.co.CheckIn(name, string(threadStatus), interval), nil)
 }

@@ -38,21 +38,34 @@ func BenchmarkPutWorkLoopDurable(b *testing.B) {
 	}
 }
 
-func putWorkLoop(b *testing.B, edit func(*serverConfig)) {
-	s := startServer(b, edit)
-	inputs := make([]string, b.N+benchConns)
+// BenchmarkPostWorkLoop is POST /work alone: each worker leases units until
+// none is left, and reports none of them.
+func BenchmarkPostWorkLoop(b *testing.B) {
+	s := startServer(b, func(c *serverConfig) { c.forget = true })
+	createBenchJob(b, s, b.N)
+	runLoop(b, s.URL[len("http://"):], false)
+}
+
+// createBenchJob queues a job of n units of the no-op action.
+func createBenchJob(b *testing.B, s *testServer, n int) {
+	inputs := make([]string, n)
 	for i := range inputs {
 		inputs[i] = "input " + strconv.Itoa(i)
 	}
 	if r := s.Co.CreateJob(actors.JobSpec{Action: "graphics_magick", Inputs: inputs, Options: []byte("{}")}); r.Outcome != actors.OK {
 		b.Fatalf("create: %v", r.Err)
 	}
+}
+
+func putWorkLoop(b *testing.B, edit func(*serverConfig)) {
+	s := startServer(b, edit)
+	createBenchJob(b, s, b.N+benchConns)
 	var before persistence.WALStats
 	wal, _ := s.Journal.(*persistence.WAL)
 	if wal != nil {
 		before = wal.Stats()
 	}
-	runLoop(b, s.URL[len("http://"):])
+	runLoop(b, s.URL[len("http://"):], true)
 	if wal != nil { // how the writer batched: the shape of group commit
 		after := wal.Stats()
 		batches := float64(after.Batches - before.Batches)
@@ -81,12 +94,13 @@ func BenchmarkBareFasthttp(b *testing.B) {
 	srv := &fasthttp.Server{Handler: handler}
 	go srv.Serve(ln)
 	defer srv.Shutdown()
-	runLoop(b, ln.Addr().String())
+	runLoop(b, ln.Addr().String(), true)
 }
 
 // runLoop runs benchConns workers, each on its own connection: POST /work,
-// then PUT /work/:id until the answer is 204. It reports requests/s.
-func runLoop(b *testing.B, addr string) {
+// then PUT /work/:id until the answer is 204 (or, without report, POST
+// /work until then). It reports requests/s.
+func runLoop(b *testing.B, addr string, report bool) {
 	b.ReportAllocs()
 	var wg sync.WaitGroup
 	var requests atomic.Int64
@@ -101,8 +115,11 @@ func runLoop(b *testing.B, addr string) {
 			code, body, err := w.dequeue()
 			requests.Add(1)
 			for err == nil && code == 200 {
-				id := unitID(body)
-				code, body, err = w.complete(id, `{"output":1}`)
+				if report {
+					code, body, err = w.complete(unitID(body), `{"output":1}`)
+				} else {
+					code, body, err = w.dequeue()
+				}
 				requests.Add(1)
 			}
 			if err != nil || code != 204 {

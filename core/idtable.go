@@ -3,8 +3,8 @@ package core
 import "iter"
 
 // IDTable maps ids to values for ids that are handed out one after the
-// other from 1, as job ids are. It holds pages of 4,096 values, so an id
-// costs the size of its value, with no per-entry overhead and no pointers
+// other from 1, as job and unit ids are. It holds pages of 4,096 values, so
+// an id costs the size of its value, with no per-entry overhead and no pointers
 // for the garbage collector to follow when V has none: a million finished
 // jobs fit in a few megabytes of index. The zero V means no entry. A page
 // whose ids are all gone is freed.

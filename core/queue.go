@@ -77,7 +77,7 @@ type Queue struct {
 	unitTimeout  int64
 	repeatWindow int64
 
-	entries map[int64]*Entry
+	entries IDTable[*Entry] // by unit id: ids are handed out in order, so a page holds the units leased together
 	ready   map[string]*deque
 	waiting dueHeap[*Entry]   // backing off, by the end of their back-off
 	leases  ring[leaseRecord] // in lease order, for unit_timeout
@@ -124,7 +124,6 @@ func NewQueue(unitTimeout, repeatWindow int64) *Queue {
 		repeatWindow: repeatWindow,
 		last:         make(map[string]lastReport),
 		holds:        make(map[string]*holdQueue),
-		entries:      make(map[int64]*Entry),
 		ready:        make(map[string]*deque),
 		jobs:         make(map[int64]*QueueJob),
 		dropped:      make(map[int64]struct{}),
@@ -192,7 +191,7 @@ func (q *Queue) Enqueue(job int64, units []Ready) {
 	d := q.ready[j.Action]
 	for _, r := range units {
 		e := &Entry{Unit: r.ID, Job: j, Input: r.Input, Status: r.Status, Attempts: r.Attempts}
-		q.entries[r.ID] = e
+		q.entries.Set(r.ID, e)
 		d.push(e)
 		q.nReady++
 		// A job's new units have ids above its earlier ones; a unit queued
@@ -300,7 +299,7 @@ func contains(ds []*deque, d *deque) bool {
 // worker holds it or it is not leased at all; ErrUnknownUnit that no live
 // job has such a unit.
 func (q *Queue) Report(unit int64, worker string) (*Entry, error) {
-	e := q.entries[unit]
+	e := q.entries.Get(unit)
 	if e == nil {
 		if _, live := q.owner(unit); live {
 			return nil, ErrNotLeased // complete, but its job is still here
@@ -330,14 +329,14 @@ func (q *Queue) unlease(e *Entry) {
 
 // Settle forgets a unit whose outcome is final.
 func (q *Queue) Settle(unit int64) {
-	e := q.entries[unit]
+	e := q.entries.Get(unit)
 	if e == nil {
 		return
 	}
 	if e.state == stateLeased {
 		q.unlease(e)
 	}
-	delete(q.entries, unit)
+	q.entries.Delete(unit)
 	q.leave(e)
 }
 
@@ -355,7 +354,7 @@ func (q *Queue) leave(e *Entry) {
 // Requeue puts a reported unit back after a failed attempt: at the front of
 // its queue once delay (ns) has passed.
 func (q *Queue) Requeue(unit int64, attempts int, delay, now int64) {
-	e := q.entries[unit]
+	e := q.entries.Get(unit)
 	if e == nil || e.state != stateReported {
 		return
 	}
@@ -381,7 +380,7 @@ func (q *Queue) makeReady(e *Entry) {
 func (q *Queue) Release(worker string, units []int64) {
 	// Last to first, so that they keep their order at the front.
 	for _, id := range slices.Backward(units) {
-		if e := q.entries[id]; e != nil && e.state == stateLeased && e.Worker == worker {
+		if e := q.entries.Get(id); e != nil && e.state == stateLeased && e.Worker == worker {
 			q.unlease(e)
 			q.makeReady(e)
 		}
@@ -394,7 +393,7 @@ func (q *Queue) Release(worker string, units []int64) {
 func (q *Queue) Recover(worker string, units []int64) []*Entry {
 	var lost []*Entry
 	for _, id := range units {
-		if e := q.entries[id]; e != nil && e.state == stateLeased && e.Worker == worker {
+		if e := q.entries.Get(id); e != nil && e.state == stateLeased && e.Worker == worker {
 			q.takeBack(e)
 			lost = append(lost, e)
 		}
@@ -440,12 +439,12 @@ func (q *Queue) Tick(now int64) (expired []Revoked) {
 // returns the leases that ended with them.
 func (q *Queue) DropJob(job int64, units []int64) (ended []Revoked) {
 	for _, id := range units {
-		if e := q.entries[id]; e != nil {
+		if e := q.entries.Get(id); e != nil {
 			if e.state == stateLeased {
 				ended = append(ended, Revoked{Entry: e, Worker: e.Worker})
 				q.unlease(e)
 			}
-			delete(q.entries, id)
+			q.entries.Delete(id)
 			q.leave(e)
 		}
 	}
@@ -483,7 +482,7 @@ func (q *Queue) compactOwners() {
 // waiting (backing off), or running (with its worker). A unit the queue
 // does not know is reported as queued: its job has not handed it over yet.
 func (q *Queue) UnitState(unit int64) (state, worker string) {
-	e := q.entries[unit]
+	e := q.entries.Get(unit)
 	if e == nil {
 		return "queued", ""
 	}
@@ -499,7 +498,7 @@ func (q *Queue) UnitState(unit int64) (state, worker string) {
 }
 
 // Entry returns a unit the dispatcher knows.
-func (q *Queue) Entry(unit int64) *Entry { return q.entries[unit] }
+func (q *Queue) Entry(unit int64) *Entry { return q.entries.Get(unit) }
 
 // QueueStats counts units by where they are.
 type QueueStats struct {
@@ -511,7 +510,7 @@ type QueueStats struct {
 
 // Stats counts the units.
 func (q *Queue) Stats() QueueStats {
-	return QueueStats{Incomplete: len(q.entries), Ready: q.nReady, Leased: q.nLeased, Waiting: len(q.waiting)}
+	return QueueStats{Incomplete: q.entries.Len(), Ready: q.nReady, Leased: q.nLeased, Waiting: len(q.waiting)}
 }
 
 // deque is a FIFO of ready units that also takes units at the front. Entries

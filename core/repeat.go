@@ -79,10 +79,10 @@ func (q *Queue) Repeat(unit int64, worker string, succeeded bool, output []byte,
 			return nil, nil, false // dropped with its job
 		}
 	}
-	if cur := q.entries[unit]; cur != nil && cur != e {
+	if cur := q.entries.Get(unit); cur != nil && cur != e {
 		return nil, nil, false // queued again as a new entry: the job was retried
 	}
-	if n := r.next; n != nil && n.state == stateLeased && n.Worker == worker && n.lease == r.nextLease && q.entries[n.Unit] == n {
+	if n := r.next; n != nil && n.state == stateLeased && n.Worker == worker && n.lease == r.nextLease && q.entries.Get(n.Unit) == n {
 		next = n
 	}
 	return e.Job, next, true

@@ -86,7 +86,7 @@ type Coordinator struct {
 	directory, dispatcher, registry *actor.PID
 
 	callbackClient *http.Client
-	beat           *beat
+	waiters        waiters
 	pool           *pool
 	counters       Counters
 	history        history
@@ -110,7 +110,6 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 		ids:       &idCounter{},
 		rules:     core.Rules{RetryBackoff: int64(set.RetryBackoff)},
 		stopTicks: make(chan struct{}),
-		beat:      newBeat(),
 		pool:      newPool(2*runtime.GOMAXPROCS(0), 300),
 
 		callbackClient: &http.Client{Timeout: set.CallbackTimeout},
@@ -166,7 +165,7 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 	c.tickEvery(c.registry, 250*time.Millisecond)
 	c.tickEvery(c.directory, sweepInterval)
 	c.every(time.Second, c.sample)
-	c.every(beatPeriod, c.beat.tick)
+	c.every(waiterTick, c.waiters.expire)
 	return c, nil
 }
 
@@ -246,24 +245,24 @@ func (c *Coordinator) Stop(ctx context.Context) error {
 
 func (c *Coordinator) ask(pid *actor.PID, msg any, cl call) Reply {
 	c.sys.Root.Send(pid, msg)
-	return cl.wait(c.beat, c.set.RequestTimeout)
+	return cl.wait(c.set.RequestTimeout)
 }
 
 // CreateJob is POST /jobs.
 func (c *Coordinator) CreateJob(spec JobSpec) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	return c.ask(c.directory, &createJob{spec: spec, call: cl}, cl)
 }
 
 // Job is GET /jobs/:id.
 func (c *Coordinator) Job(id int64) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	return c.ask(c.directory, &getJob{id: id, call: cl}, cl)
 }
 
 // DeleteJob is DELETE /jobs/:id.
 func (c *Coordinator) DeleteJob(id int64) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	return c.ask(c.directory, &deleteJob{id: id, call: cl}, cl)
 }
 
@@ -275,9 +274,9 @@ func (c *Coordinator) Dequeue(worker, actions string) Reply { return c.DequeueWa
 // pause of one of its actions or the worker's check-out ends it
 // (NoContent), or the server drains (Unavailable, ErrDraining).
 func (c *Coordinator) DequeueWait(worker, actions string, wait time.Duration) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	c.sys.Root.Send(c.dispatcher, &dequeue{worker: worker, actions: actions, wait: int64(wait), call: cl})
-	return cl.wait(c.beat, c.set.RequestTimeout+wait)
+	return cl.wait(c.set.RequestTimeout + wait)
 }
 
 // ErrDraining answers the held POST /work requests when the server drains.
@@ -289,27 +288,27 @@ func (c *Coordinator) Drain() { c.sys.Root.Send(c.dispatcher, &endHolds{draining
 
 // Complete is PUT /work/:id.
 func (c *Coordinator) Complete(r Report) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	return c.ask(c.dispatcher, &complete{Report: r, call: cl}, cl)
 }
 
 // CheckIn is PUT /worker; interval is the check-in interval the worker
 // declares (0 if none).
 func (c *Coordinator) CheckIn(name, threadStatus string, interval time.Duration) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	return c.ask(c.registry, &checkIn{name: name, threadStatus: threadStatus, interval: int64(interval), call: cl}, cl)
 }
 
 // CheckOut is PUT /worker with terminated=true.
 func (c *Coordinator) CheckOut(name string) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	return c.ask(c.registry, &checkOut{name: name, call: cl}, cl)
 }
 
 // Pause is POST /blacklist (paused) and DELETE /blacklist/:action (not):
 // a paused action's units are not handed out.
 func (c *Coordinator) Pause(action string, paused bool) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	return c.ask(c.dispatcher, &pauseAction{action: action, paused: paused, call: cl}, cl)
 }
 
@@ -331,13 +330,13 @@ func (c *Coordinator) Paused() ([]wire.Pause, error) {
 // RetryJob is the console's retry button: a failed job's failed units run
 // again.
 func (c *Coordinator) RetryJob(id int64) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	return c.ask(c.directory, &retryJob{id: id, call: cl}, cl)
 }
 
 // WorkerUnit is GET /worker/:name: the unit the worker holds, if any.
 func (c *Coordinator) WorkerUnit(name string) Reply {
-	cl := newCall()
+	cl := c.waiters.call()
 	return c.ask(c.registry, &workerUnit{name: name, call: cl}, cl)
 }
 

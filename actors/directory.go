@@ -227,7 +227,7 @@ func (d *directory) answerFinished(ctx actor.Context, id int64, enc []byte, msg 
 // deleteFinished journals the deletion of a finished job (h is its head);
 // the job goes once that is durable (finishedDeleted). Until then, reads
 // still show it, and a second delete or a retry is answered as for a
-// deleted job. A nil cl is retention's (retention.go).
+// deleted job. A zero cl is retention's (retention.go).
 func (d *directory) deleteFinished(ctx actor.Context, h persistence.JobHead, cl call) {
 	d.deleting[h.ID] = struct{}{}
 	self, root := ctx.Self(), d.c.sys.Root
@@ -248,7 +248,7 @@ func (d *directory) finishedDeleted(ctx actor.Context, m *finishedDeleted) {
 		ctx.Send(d.c.dispatcher, &forgetJob{job: m.id})
 	}
 	switch {
-	case m.call == nil:
+	case m.call.isZero():
 		d.swept(ctx, m)
 	case m.err != nil:
 		m.call.fail(m.err)

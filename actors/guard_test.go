@@ -28,7 +28,7 @@ func TestGuardAnswersAPanicAndKeepsTheActor(t *testing.T) {
 		t.Fatal(err)
 	}
 	ask := func(id int64) Reply {
-		cl := newCall()
+		cl := c.waiters.call()
 		return c.ask(pid, &getJob{id: id, call: cl}, cl)
 	}
 	if r := ask(13); r.Outcome != Internal {

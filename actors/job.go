@@ -192,7 +192,7 @@ func (a *jobActor) start(ctx actor.Context) {
 		}
 		cl.answer(Reply{Outcome: OK, Job: &view})
 	})
-	a.created, a.createCall = nil, nil
+	a.created, a.createCall = nil, call{}
 }
 
 func (a *jobActor) finish(ctx actor.Context, m *complete) {

@@ -156,7 +156,7 @@ type (
 		id         int64
 		action     string
 		finishedAt int64
-		call       call // nil for retention's
+		call       call // zero for retention's
 		err        error
 	}
 	statusChanged struct { // job -> directory

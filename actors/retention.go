@@ -74,7 +74,7 @@ func (d *directory) sweep(ctx actor.Context) {
 		if !ok || h.FinishedAt != at {
 			return false // deleted, or retried and finished again since
 		}
-		d.deleteFinished(ctx, h, nil)
+		d.deleteFinished(ctx, h, call{})
 		s.inFlight++
 		return true
 	})

@@ -29,4 +29,10 @@ func TestHandlerPanicAnswers500(t *testing.T) {
 	if got := ts.do(t, "GET", "/heartbeat", nil); got.Code != 200 || got.Body != "buh-bump" {
 		t.Fatalf("after a panic, GET /heartbeat = %d %q", got.Code, got.Body)
 	}
+	// PUT /work/:id goes around the router (isWorkPath), and is answered
+	// the same way: this server has no coordinator to call.
+	got = ts.do(t, "PUT", "/work/7", form("status", "succeeded", "worker_name", "w"))
+	if got.Code != 500 || got.Body != `{"error":"internal error"}` {
+		t.Fatalf("PUT /work/7 that panics = %d %q", got.Code, got.Body)
+	}
 }

@@ -152,9 +152,13 @@ func hasMediaType(contentType []byte, mt string) bool {
 // when it is not a positive integer.
 func pathID(ctx *fasthttp.RequestCtx, what string) (int64, bool) {
 	s, _ := ctx.UserValue("id").(string)
-	id, err := strconv.ParseInt(s, 10, 64)
+	return parseID(ctx, s, what)
+}
+
+func parseID[T string | []byte](ctx *fasthttp.RequestCtx, s T, what string) (int64, bool) {
+	id, err := strconv.ParseInt(string(s), 10, 64)
 	if err != nil || id <= 0 {
-		notFound(ctx, "no such "+what+": "+strconv.Quote(s))
+		notFound(ctx, "no such "+what+": "+strconv.Quote(string(s)))
 		return 0, false
 	}
 	return id, true

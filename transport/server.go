@@ -47,6 +47,10 @@ type Server struct {
 	names   names  // worker names and action lists, interned
 
 	draining atomic.Bool // set by Drain
+
+	// putWork is the PUT /work/:id route's handler, metrics and all, which
+	// handler calls without the router (isWorkPath).
+	putWork fasthttp.RequestHandler
 }
 
 // Drain makes the server refuse new work while it shuts down: POST /jobs
@@ -119,7 +123,7 @@ func (s *Server) routes() *router.Router {
 	s.handle(r, "GET", "/jobs/{id}", s.getJob)
 	s.handle(r, "DELETE", "/jobs/{id}", s.deleteJob)
 	s.handle(r, "POST", "/work", s.dequeue)
-	s.handle(r, "PUT", "/work/{id}", s.complete)
+	s.putWork = s.handle(r, "PUT", "/work/{id}", s.complete)
 	s.handle(r, "PUT", "/worker", s.worker)
 	s.handle(r, "GET", "/worker/{name}", s.workerUnit)
 	s.handle(r, "POST", "/cleanup", s.cleanup)
@@ -131,8 +135,8 @@ func (s *Server) routes() *router.Router {
 }
 
 // handle registers a route; with metrics on, it times every request into
-// the route's own histogram.
-func (s *Server) handle(r *router.Router, method, path string, h fasthttp.RequestHandler) {
+// the route's own histogram. It returns the handler it registered.
+func (s *Server) handle(r *router.Router, method, path string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
 	if m := s.opts.Metrics; m != nil {
 		observer, next := m.Route(method+" "+path), h
 		h = func(ctx *fasthttp.RequestCtx) {
@@ -142,6 +146,7 @@ func (s *Server) handle(r *router.Router, method, path string, h fasthttp.Reques
 		}
 	}
 	register(r, method, path, h)
+	return h
 }
 
 // register adds a route to r; a GET route answers HEAD too (fasthttp sends
@@ -188,8 +193,39 @@ func (s *Server) handler(r *router.Router) fasthttp.RequestHandler {
 				}
 			}
 		}
+		if ctx.IsPut() && isWorkPath(ctx.Request.URI().PathOriginal()) {
+			s.serveDirect(ctx, s.putWork)
+			return
+		}
 		next(ctx)
 	}
+}
+
+// isWorkPath reports whether path is /work/ and a number: a path the router
+// sends to PUT /work/:id's handler. The route that every report takes goes
+// around the router, which allocates the {id} it hands over, twice.
+func isWorkPath(path []byte) bool {
+	id, ok := bytes.CutPrefix(path, []byte(workPrefix))
+	if !ok || len(id) == 0 || len(id) > 19 {
+		return false
+	}
+	for _, c := range id {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// serveDirect runs a route's handler as the router would, a panic answered
+// by the router's panic handler.
+func (s *Server) serveDirect(ctx *fasthttp.RequestCtx, h fasthttp.RequestHandler) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.panicked(ctx, v)
+		}
+	}()
+	h(ctx)
 }
 
 // Serve answers requests on ln until Shutdown.

@@ -60,9 +60,15 @@ func secondsParam(ctx *fasthttp.RequestCtx, key string, least, most time.Duratio
 	return time.Duration(secs * float64(time.Second)), true
 }
 
+// workPrefix is the path of PUT /work/:id up to the id.
+const workPrefix = "/work/"
+
 // PUT /work/:id: record a unit's result and answer the worker's next unit.
+// It reads the id from the path itself, which the router matched as it
+// came (undecoded), so that it serves the route's fast way in too
+// (Server.handler).
 func (s *Server) complete(ctx *fasthttp.RequestCtx) {
-	id, ok := pathID(ctx, "work unit")
+	id, ok := parseID(ctx, bytes.TrimPrefix(ctx.Request.URI().PathOriginal(), []byte(workPrefix)), "work unit")
 	if !ok {
 		return
 	}

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,10 +10,11 @@ import (
 // A route's goroutine sends its request to an actor and waits for the
 // answer on a waiter. Waiters are reused from request to request, each
 // request under a generation of its own, so that a request allocates no
-// channel: on the PUT /work path the channel and its buffer were two of
-// its allocations, and a select over it and a shared timeout channel a
-// tenth of the coordinator's own CPU. One watchdog goroutine, ticking
-// every second, times out the waits that last too long.
+// channel (on the PUT /work path the channel and its buffer were two of
+// its allocations), and the messages of PUT and POST /work are reused with
+// them. One watchdog goroutine, ticking every second, times out the waits
+// that last too long; a waiter whose wait timed out is not used again,
+// since an actor may still hold its messages.
 
 // call is the reply half of a request: its waiter and its generation. An
 // actor, or the journal's goroutine once a change is durable, answers it
@@ -29,9 +31,15 @@ type waiter struct {
 	ch   chan Reply    // the answer of the generation being served
 	home *waiters
 
-	mu      sync.Mutex // guards waiting and due, which the watchdog reads
+	mu      sync.Mutex // guards the three below, which the watchdog reads
 	waiting uint64     // the generation waited on, while due is set
 	due     int64      // the tick at which the wait ends; 0 while not waiting
+	expired bool       // the watchdog answered: the waiter is not reused
+
+	// The messages of PUT and POST /work, reused with the waiter: no actor
+	// touches one once its call is answered.
+	report  complete
+	dequeue dequeue
 }
 
 // waiters hands out waiters and times out waits.
@@ -56,6 +64,7 @@ func (ws *waiters) call() call {
 		ws.free = ws.free[:n-1]
 	} else {
 		w = &waiter{ch: make(chan Reply, 1), home: ws}
+		w.report.journaled = w.report.durable // bound once, not per report
 		ws.all = append(ws.all, w)
 	}
 	ws.mu.Unlock()
@@ -91,10 +100,15 @@ func (c call) wait(timeout time.Duration) Reply {
 	r := <-w.ch
 	w.mu.Lock()
 	w.due = 0
+	expired := w.expired
 	w.mu.Unlock()
 	ws := w.home
 	ws.mu.Lock()
-	ws.free = append(ws.free, w)
+	if expired {
+		ws.all = slices.DeleteFunc(slices.Clone(ws.all), func(x *waiter) bool { return x == w }) // expire may be reading the old slice
+	} else {
+		ws.free = append(ws.free, w)
+	}
 	ws.mu.Unlock()
 	return r
 }
@@ -110,7 +124,7 @@ func (ws *waiters) expire() {
 	for _, w := range all {
 		w.mu.Lock()
 		if w.due != 0 && now >= w.due && w.gen.CompareAndSwap(w.waiting, w.waiting+1) {
-			w.due = 0
+			w.due, w.expired = 0, true
 			w.ch <- timedOut // empty: no answer of this generation came
 		}
 		w.mu.Unlock()

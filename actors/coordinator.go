@@ -183,22 +183,31 @@ func (c *Coordinator) props(producer actor.Producer) *actor.Props {
 	return actor.PropsFromProducer(producer, actor.WithDispatcher(c.pool))
 }
 
-// guard is deferred by every actor's Receive: it recovers a panic, answers
-// the request that caused it with an internal error, and logs it with its
-// stack. The actor keeps running with its state: a panic is a bug, and
-// losing every job of the process would be worse than one bad answer.
+// guard is deferred by every actor's Receive, with the call of the
+// message (callOf): it recovers a panic, answers the request that caused it
+// with an internal error, and logs it with its stack. The actor keeps
+// running with its state: a panic is a bug, and losing every job of the
+// process would be worse than one bad answer. The call is taken before the
+// message is handled: a message answered before the panic may already
+// serve another request (the waiter's messages), and the call taken
+// before names the generation answered, whose second answer is dropped.
 // (A receiver middleware would do the same, at an allocation per message.)
-func (c *Coordinator) guard(ctx actor.Context) {
+func (c *Coordinator) guard(ctx actor.Context, cl call) {
 	v := recover()
 	if v == nil {
 		return
 	}
-	msg := ctx.Message()
-	c.log.Error("actor panic", "actor", ctx.Self().Id, "message", fmt.Sprintf("%T", msg),
+	c.log.Error("actor panic", "actor", ctx.Self().Id, "message", fmt.Sprintf("%T", ctx.Message()),
 		"panic", v, "stack", string(debug.Stack()))
+	cl.internal()
+}
+
+// callOf is the call of a request, or no call.
+func callOf(msg any) call {
 	if r, ok := msg.(request); ok {
-		r.replyTo().internal()
+		return r.replyTo()
 	}
+	return call{}
 }
 
 func (c *Coordinator) tickEvery(pid *actor.PID, d time.Duration) {
@@ -275,7 +284,9 @@ func (c *Coordinator) Dequeue(worker, actions string) Reply { return c.DequeueWa
 // (NoContent), or the server drains (Unavailable, ErrDraining).
 func (c *Coordinator) DequeueWait(worker, actions string, wait time.Duration) Reply {
 	cl := c.waiters.call()
-	c.sys.Root.Send(c.dispatcher, &dequeue{worker: worker, actions: actions, wait: int64(wait), call: cl})
+	m := &cl.w.dequeue
+	*m = dequeue{worker: worker, actions: actions, wait: int64(wait), call: cl}
+	c.sys.Root.Send(c.dispatcher, m)
 	return cl.wait(c.set.RequestTimeout + wait)
 }
 
@@ -289,7 +300,9 @@ func (c *Coordinator) Drain() { c.sys.Root.Send(c.dispatcher, &endHolds{draining
 // Complete is PUT /work/:id.
 func (c *Coordinator) Complete(r Report) Reply {
 	cl := c.waiters.call()
-	return c.ask(c.dispatcher, &complete{Report: r, call: cl}, cl)
+	m := &cl.w.report
+	*m = complete{Report: r, call: cl, journaled: m.journaled}
+	return c.ask(c.dispatcher, m, cl)
 }
 
 // CheckIn is PUT /worker; interval is the check-in interval the worker

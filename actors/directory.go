@@ -29,7 +29,7 @@ type directory struct {
 }
 
 func (d *directory) Receive(ctx actor.Context) {
-	defer d.c.guard(ctx)
+	defer d.c.guard(ctx, callOf(ctx.Message()))
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		d.restore(ctx)

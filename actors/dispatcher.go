@@ -20,7 +20,7 @@ type dispatcher struct {
 }
 
 func (d *dispatcher) Receive(ctx actor.Context) {
-	defer d.c.guard(ctx)
+	defer d.c.guard(ctx, callOf(ctx.Message()))
 	d.receive(ctx)
 	if d.queue.Holding() {
 		d.grant(ctx)

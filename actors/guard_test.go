@@ -14,7 +14,7 @@ func TestGuardAnswersAPanicAndKeepsTheActor(t *testing.T) {
 	handled := 0
 	pid, err := c.spawn("panicky", func() actor.Actor {
 		return actor.ReceiveFunc(func(ctx actor.Context) {
-			defer c.guard(ctx) // as every actor of the coordinator does
+			defer c.guard(ctx, callOf(ctx.Message())) // as every actor of the coordinator does
 			if m, ok := ctx.Message().(*getJob); ok {
 				handled++
 				if m.id == 13 {

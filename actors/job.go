@@ -54,7 +54,7 @@ type heldAnswer struct {
 type journaled struct{}
 
 func (a *jobActor) Receive(ctx actor.Context) {
-	defer a.c.guard(ctx)
+	defer a.c.guard(ctx, callOf(ctx.Message()))
 	if a.job != nil && a.job.Deleted && answerDeleted(ctx.Message()) {
 		return
 	}
@@ -196,11 +196,12 @@ func (a *jobActor) start(ctx actor.Context) {
 }
 
 func (a *jobActor) finish(ctx actor.Context, m *complete) {
-	ev, err := a.job.Finish(m.Unit, m.Succeeded, m.Output, m.Time, a.c.now(), a.c.ids)
-	if err != nil {
+	var err error
+	if m.ev, err = a.job.Finish(m.Unit, m.Succeeded, m.Output, m.Time, a.c.now(), a.c.ids); err != nil {
 		a.refuse(ctx, m, err)
 		return
 	}
+	ev := &m.ev // the journal encodes it before Append returns; the job keeps none of it
 	ev.Worker = m.Worker
 	fx := a.apply(ev)
 	a.count(m.Succeeded, fx)
@@ -215,25 +216,38 @@ func (a *jobActor) finish(ctx actor.Context, m *complete) {
 		})
 		return
 	}
-	a.send(ctx, ev, fx, nil, func(err error) { answerReport(a.c, m, err) })
+	m.job, m.outcome, m.seq = a, a.outcomeOf(ctx, fx, nil), a.job.Seq
+	a.c.journal.Append(ev, m.journaled)
+}
+
+// durable is a report's journal callback (finish): the job's part, then
+// the answer.
+func (m *complete) durable(err error) {
+	a := m.job
+	a.durable(m.outcome, m.seq, err)
+	answerReport(a.c, m, err)
 }
 
 // answerReport answers a recorded report with the next unit the dispatcher
 // leased with it, or NoContent; err is the journal's.
 func answerReport(c *Coordinator, m *complete, err error) {
-	switch {
-	case err != nil:
-		m.call.fail(err)
-	case m.hasNext:
-		if m.call.answer(Reply{Outcome: OK, Unit: m.next}) {
-			return
+	// m is not read once answered: it may serve the asker's next request.
+	if !m.hasNext {
+		if err != nil {
+			m.call.fail(err)
+		} else {
+			m.call.answer(Reply{Outcome: NoContent})
 		}
-	default:
-		m.call.answer(Reply{Outcome: NoContent})
+		return
 	}
-	if m.hasNext { // not journaled, or the worker gave up waiting: it never hears of its next unit
-		c.sys.Root.Send(c.dispatcher, &giveBack{worker: m.Worker, unit: m.next.ID})
+	worker, unit := m.Worker, m.next.ID
+	if err == nil && m.call.answer(Reply{Outcome: OK, Unit: m.next}) {
+		return
 	}
+	m.call.fail(err) // dropped when the asker gave up waiting
+	// Not journaled, or the worker gave up waiting: it never hears of its
+	// next unit.
+	c.sys.Root.Send(c.dispatcher, &giveBack{worker: worker, unit: unit})
 }
 
 // repeated answers a report that repeats one the job has recorded (the
@@ -313,21 +327,33 @@ func (a *jobActor) commit(ctx actor.Context, ev core.Event, done func(error)) {
 // outside the job before it is on disk, so a crash cannot leave a worker
 // holding a unit whose id the restarted coordinator would give again.
 func (a *jobActor) send(ctx actor.Context, ev core.Event, fx core.Effects, lease *leaseFor, done func(error)) {
-	var o *outcome
-	if !fx.Empty() || lease != nil {
-		o = &outcome{c: a.c, self: ctx.Self(), parent: ctx.Parent(), job: a.qj, fx: fx, status: a.job.Status, seq: a.job.Seq, lease: lease}
-		if r := fx.Retry; r != nil {
-			o.delay = a.c.rules.Backoff(r.Attempts)
-		}
-	}
-	seq := a.job.Seq
+	o, seq := a.outcomeOf(ctx, fx, lease), a.job.Seq
 	a.c.journal.Append(ev, func(err error) {
-		if err == nil && o != nil {
-			o.publish()
-		}
-		a.journaled(seq, err)
+		a.durable(o, seq, err)
 		done(err)
 	})
+}
+
+// outcomeOf is what the event just applied (its effects fx) tells the
+// other actors once it is durable; nil for nothing.
+func (a *jobActor) outcomeOf(ctx actor.Context, fx core.Effects, lease *leaseFor) *outcome {
+	if fx.Empty() && lease == nil {
+		return nil
+	}
+	o := &outcome{c: a.c, self: ctx.Self(), parent: ctx.Parent(), job: a.qj, fx: fx, status: a.job.Status, seq: a.job.Seq, lease: lease}
+	if r := fx.Retry; r != nil {
+		o.delay = a.c.rules.Backoff(r.Attempts)
+	}
+	return o
+}
+
+// durable is the job's part of an event's journal callback: once the event
+// up to seq is durable, its outcome goes out (o, when not nil).
+func (a *jobActor) durable(o *outcome, seq uint64, err error) {
+	if err == nil && o != nil {
+		o.publish()
+	}
+	a.journaled(seq, err)
 }
 
 // journaled records that the job's events up to seq are durable, or that

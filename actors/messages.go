@@ -58,6 +58,14 @@ type (
 		// repeat: the report repeats the worker's last accepted one, which
 		// the job has already recorded; it is answered as the first was.
 		repeat bool
+		// The job's event and what the journal's callback needs
+		// (jobActor.finish); journaled is durable, bound once per waiter,
+		// so that a report allocates neither event nor closure.
+		ev        core.UnitFinished
+		job       *jobActor
+		outcome   *outcome
+		seq       uint64
+		journaled func(error)
 	}
 	checkIn struct { // PUT /worker -> registry
 		name, threadStatus string

@@ -15,7 +15,7 @@ type registry struct {
 }
 
 func (r *registry) Receive(ctx actor.Context) {
-	defer r.c.guard(ctx)
+	defer r.c.guard(ctx, callOf(ctx.Message()))
 	switch m := ctx.Message().(type) {
 	case *activity:
 		if m.held && r.reg.Worker(m.worker) == nil {

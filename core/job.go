@@ -227,18 +227,20 @@ func (j *Job) kind(i int) Status {
 }
 
 // Finish decides on a worker's report. It returns the event to journal and
-// apply, or an error that changes nothing.
-func (j *Job) Finish(unit int64, succeeded bool, output []byte, secs float64, now int64, ids IDs) (*UnitFinished, error) {
+// apply, or an error that changes nothing. The event is a value, so that
+// the caller can keep it where it already has memory (the hot path
+// allocates none).
+func (j *Job) Finish(unit int64, succeeded bool, output []byte, secs float64, now int64, ids IDs) (UnitFinished, error) {
 	u, i, err := j.incomplete(unit)
 	if err != nil {
-		return nil, err
+		return UnitFinished{}, err
 	}
-	ev := &UnitFinished{Job: j.ID, Seq: j.Seq + 1, Unit: unit, Succeeded: succeeded, Output: output, Time: secs, At: now}
+	ev := UnitFinished{Job: j.ID, Seq: j.Seq + 1, Unit: unit, Succeeded: succeeded, Output: output, Time: secs, At: now}
 	children := 0
 	if succeeded && j.kind(i) == Splitting {
 		inputs, err := SplitInputs(output)
 		if err != nil {
-			return nil, err
+			return UnitFinished{}, err
 		}
 		children = len(inputs)
 	}

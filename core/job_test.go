@@ -79,13 +79,13 @@ func (r *run) do(op string, unit int64, arg string, at int64) Effects {
 	var err error
 	switch op {
 	case "ok", "fail":
-		var fin *UnitFinished
+		var fin UnitFinished
 		before := r.ids.next
 		fin, err = r.job.Finish(unit, op == "ok", []byte(arg), 0.5, at, r.ids)
 		if err == nil && fin.FirstNew != 0 && fin.FirstNew != before {
 			r.t.Fatalf("Finish reserved ids from %d, counter was at %d", fin.FirstNew, before)
 		}
-		ev = fin
+		ev = &fin
 	case "lose":
 		ev, err = r.job.Lose(unit, arg, at)
 	case "other":

@@ -26,7 +26,7 @@ func jobsInEveryShape(t *testing.T) []*core.Job {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := j.Apply(ev); err != nil {
+		if _, err := j.Apply(&ev); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -75,8 +75,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	a, b := jobs[0], core.RestoreJob(got[0])
 	evA, _ := a.Finish(102, true, []byte(`3`), 0, 2e9, &ids{next: 500})
 	evB, _ := b.Finish(102, true, []byte(`3`), 0, 2e9, &ids{next: 500})
-	fxA, errA := a.Apply(evA)
-	fxB, errB := b.Apply(evB)
+	fxA, errA := a.Apply(&evA)
+	fxB, errB := b.Apply(&evB)
 	if errA != nil || errB != nil || !reflect.DeepEqual(fxA, fxB) {
 		t.Fatalf("after restore the job decides differently: %+v %v / %+v %v", fxA, errA, fxB, errB)
 	}

@@ -128,7 +128,7 @@ func (c *Coordinator) queueStats() (core.QueueStats, error) {
 
 func (c *Coordinator) workers() ([]*core.Worker, error) {
 	m := &workerDetails{reply: make(chan []*core.Worker, 1)}
-	c.sys.Root.Send(c.registry, m)
+	c.sys.Root.Send(c.dispatcher, &toRegistry{m})
 	return await(c, m.reply)
 }
 

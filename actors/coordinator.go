@@ -162,7 +162,7 @@ func Start(set Settings, journal persistence.Journal, state *State) (*Coordinato
 		go c.removeFiles(state.removed)
 	}
 	c.tickEvery(c.dispatcher, 100*time.Millisecond)
-	c.tickEvery(c.registry, 250*time.Millisecond)
+	// The registry ticks after the dispatcher's (dispatcher.receive).
 	c.tickEvery(c.directory, sweepInterval)
 	c.every(time.Second, c.sample)
 	c.every(waiterTick, c.waiters.expire)
@@ -315,7 +315,7 @@ func (c *Coordinator) CheckIn(name, threadStatus string, interval time.Duration)
 // CheckOut is PUT /worker with terminated=true.
 func (c *Coordinator) CheckOut(name string) Reply {
 	cl := c.waiters.call()
-	return c.ask(c.registry, &checkOut{name: name, call: cl}, cl)
+	return c.ask(c.dispatcher, &toRegistry{&checkOut{name: name, call: cl}}, cl)
 }
 
 // Pause is POST /blacklist (paused) and DELETE /blacklist/:action (not):
@@ -350,7 +350,7 @@ func (c *Coordinator) RetryJob(id int64) Reply {
 // WorkerUnit is GET /worker/:name: the unit the worker holds, if any.
 func (c *Coordinator) WorkerUnit(name string) Reply {
 	cl := c.waiters.call()
-	return c.ask(c.registry, &workerUnit{name: name, call: cl}, cl)
+	return c.ask(c.dispatcher, &toRegistry{&workerUnit{name: name, call: cl}}, cl)
 }
 
 // Status is GET /status. It asks the directory for the incomplete jobs, then
@@ -377,7 +377,7 @@ func (c *Coordinator) Status() (wire.Status, error) {
 	}
 	slices.SortFunc(v.Jobs, func(a, b wire.Job) int { return cmp.Compare(a.ID, b.ID) })
 	lw := &listWorkers{reply: make(chan []wire.Worker, 1)}
-	c.sys.Root.Send(c.registry, lw)
+	c.sys.Root.Send(c.dispatcher, &toRegistry{lw})
 	if v.Workers, err = await(c, lw.reply); err != nil {
 		return v, err
 	}

@@ -17,7 +17,14 @@ type dispatcher struct {
 	c         *Coordinator
 	queue     *core.Queue
 	nextPause int64 // the id of the next pause
+
+	// What workers did since the registry was last told (note, flush):
+	// the registry hears of it in batches, not a message per request.
+	noted []activity
 }
+
+// maxNoted bounds a batch of activities: past it, the batch goes at once.
+const maxNoted = 1024
 
 func (d *dispatcher) Receive(ctx actor.Context) {
 	defer d.c.guard(ctx, callOf(ctx.Message()))
@@ -51,7 +58,7 @@ func (d *dispatcher) receive(ctx actor.Context) {
 		q.Settle(m.unit)
 	case *dropJob:
 		for _, r := range q.DropJob(m.job, m.units) {
-			ctx.Send(d.c.registry, &activity{worker: r.Worker, released: r.Entry.Unit})
+			d.note(ctx, activity{worker: r.Worker, released: r.Entry.Unit})
 		}
 		ctx.Send(m.from, jobDropped{})
 	case *finishJob:
@@ -92,14 +99,21 @@ func (d *dispatcher) receive(ctx actor.Context) {
 			}
 		}
 		m.reply <- views
+	case *toRegistry:
+		d.flush(ctx)
+		ctx.Send(d.c.registry, m.msg)
 	case tick:
 		for _, h := range q.ExpireHolds(d.c.now()) {
 			h.Handle.(call).answer(Reply{Outcome: NoContent})
 		}
 		for _, x := range q.Tick(d.c.now()) {
-			ctx.Send(d.c.registry, &activity{worker: x.Worker, released: x.Entry.Unit})
+			d.note(ctx, activity{worker: x.Worker, released: x.Entry.Unit})
 			d.lost(ctx, []*core.Entry{x.Entry}, "unit_timeout passed while "+x.Worker+" held it")
 		}
+		// The registry's own tick comes after the activities up to now, so
+		// that it never takes a worker for dead that was just here.
+		d.flush(ctx)
+		ctx.Send(d.c.registry, tick{})
 	}
 }
 
@@ -197,7 +211,7 @@ func (d *dispatcher) grant(ctx actor.Context) {
 		}
 		for _, g := range grants {
 			e := g.Entry
-			ctx.Send(d.c.registry, &activity{worker: g.Hold.Worker, at: now, leased: e.Unit, status: e.Status, held: true})
+			d.note(ctx, activity{worker: g.Hold.Worker, at: now, leased: e.Unit, status: e.Status, held: true})
 			if !g.Hold.Handle.(call).answer(Reply{Outcome: OK, Unit: e.View()}) {
 				d.giveBack(ctx, g.Hold.Worker, e.Unit)
 			}
@@ -223,7 +237,7 @@ func (d *dispatcher) endHolds(m *endHolds) {
 // counted: the worker never heard of it.
 func (d *dispatcher) giveBack(ctx actor.Context, worker string, unit int64) {
 	d.queue.Release(worker, []int64{unit})
-	ctx.Send(d.c.registry, &activity{worker: worker, released: unit})
+	d.note(ctx, activity{worker: worker, released: unit})
 }
 
 // lost hands units whose lease ended without a report to their jobs, which
@@ -237,11 +251,31 @@ func (d *dispatcher) lost(ctx actor.Context, entries []*core.Entry, reason strin
 // tellRegistry renews the worker's liveness and records the units it let go
 // of and took.
 func (d *dispatcher) tellRegistry(ctx actor.Context, worker string, now, released int64, leased *core.Entry) {
-	a := &activity{worker: worker, at: now, released: released}
+	a := activity{worker: worker, at: now, released: released}
 	if leased != nil {
 		a.leased, a.status = leased.Unit, leased.Status
 	}
-	ctx.Send(d.c.registry, a)
+	d.note(ctx, a)
+}
+
+// note records an activity for the registry. The registry is told in
+// batches: on each tick, and before any message that reads what it knows
+// of the workers (toRegistry). A message to the registry per request was
+// an allocation and a mailbox run each.
+func (d *dispatcher) note(ctx actor.Context, a activity) {
+	d.noted = append(d.noted, a)
+	if len(d.noted) >= maxNoted {
+		d.flush(ctx)
+	}
+}
+
+// flush sends the registry the activities noted since the last flush.
+func (d *dispatcher) flush(ctx actor.Context) {
+	if len(d.noted) == 0 {
+		return
+	}
+	ctx.Send(d.c.registry, &activities{list: d.noted})
+	d.noted = make([]activity, 0, cap(d.noted))
 }
 
 // pause pauses or resumes an action, durably. Pausing a paused action

@@ -102,6 +102,7 @@ func (m *checkOut) replyTo() call    { return m.call }
 func (m *workerUnit) replyTo() call  { return m.call }
 func (m *pauseAction) replyTo() call { return m.call }
 func (m *retryJob) replyTo() call    { return m.call }
+func (m *toRegistry) replyTo() call  { return callOf(m.msg) }
 
 // Traffic between the actors.
 type (
@@ -171,15 +172,13 @@ type (
 		id     int64
 		status core.Status
 	}
-	// activity tells the registry what a worker did at the dispatcher.
-	activity struct {
-		worker   string
-		at       int64
-		released int64 // a unit it no longer holds, or 0
-		leased   int64 // a unit it now holds, or 0
-		status   core.Status
-		held     bool // leased to a held request (long-poll)
-	}
+	// activities tell the registry what workers did at the dispatcher,
+	// in order (dispatcher.note).
+	activities struct{ list []activity }
+	// toRegistry asks the dispatcher to pass msg on to the registry once
+	// the registry has every activity noted so far: a query or a
+	// check-out that must see the worker's latest leases.
+	toRegistry   struct{ msg any }
 	recoverUnits struct { // registry -> dispatcher: a worker died
 		worker string
 		units  []int64
@@ -200,6 +199,16 @@ type (
 	}
 	tick struct{}
 )
+
+// activity is what a worker did at the dispatcher.
+type activity struct {
+	worker   string
+	at       int64
+	released int64 // a unit it no longer holds, or 0
+	leased   int64 // a unit it now holds, or 0
+	status   core.Status
+	held     bool // leased to a held request (long-poll)
+}
 
 // Status queries, answered on channels of their own.
 type (

@@ -17,21 +17,9 @@ type registry struct {
 func (r *registry) Receive(ctx actor.Context) {
 	defer r.c.guard(ctx, callOf(ctx.Message()))
 	switch m := ctx.Message().(type) {
-	case *activity:
-		if m.held && r.reg.Worker(m.worker) == nil {
-			// Its worker checked out (or died) while the request was held:
-			// the unit goes back.
-			ctx.Send(r.c.dispatcher, &giveBack{worker: m.worker, unit: m.leased})
-			return
-		}
-		if m.at != 0 {
-			r.reg.Seen(m.worker, m.at)
-		}
-		if m.released != 0 {
-			r.reg.Drop(m.worker, m.released)
-		}
-		if m.leased != 0 {
-			r.reg.Hold(m.worker, m.leased, m.status, m.at)
+	case *activities:
+		for i := range m.list {
+			r.record(ctx, &m.list[i])
 		}
 	case *checkIn:
 		r.reg.CheckIn(m.name, m.threadStatus, m.interval, r.c.now())
@@ -79,5 +67,24 @@ func (r *registry) Receive(ctx actor.Context) {
 				ctx.Send(r.c.dispatcher, &recoverUnits{worker: dead.Name, units: dead.Units})
 			}
 		}
+	}
+}
+
+// record takes in what a worker did at the dispatcher.
+func (r *registry) record(ctx actor.Context, a *activity) {
+	if a.held && r.reg.Worker(a.worker) == nil {
+		// Its worker checked out (or died) while the request was held: the
+		// unit goes back.
+		ctx.Send(r.c.dispatcher, &giveBack{worker: a.worker, unit: a.leased})
+		return
+	}
+	if a.at != 0 {
+		r.reg.Seen(a.worker, a.at)
+	}
+	if a.released != 0 {
+		r.reg.Drop(a.worker, a.released)
+	}
+	if a.leased != 0 {
+		r.reg.Hold(a.worker, a.leased, a.status, a.at)
 	}
 }

@@ -6,7 +6,7 @@
 //
 // The dispatcher owns the queue: ready units, leases, back-off, and the
 // held POST /work requests (long-poll), which it answers as units become
-// ready and ends with its one ticker. Every PUT /work/:id passes through it
+// ready and ends with its ticker. Every PUT /work/:id passes through it
 // first: it checks the lease, chooses the worker's next unit, and hands
 // the report to the unit's job actor, which decides, journals and answers.
 // A report that repeats the worker's last accepted one (its answer was
@@ -25,6 +25,22 @@
 // durable: new units reach the dispatcher, statuses the directory, and
 // answers their askers, from the journal's callback. Queries wait the same
 // way (whenDurable), so a crash never takes back what a client has read.
+//
+// The registry knows the workers: their check-ins, their liveness and the
+// units they hold. It hears what workers do at the dispatcher in batches
+// (dispatcher.note): on every tick, and before any message that reads what
+// it knows, which goes through the dispatcher to it (toRegistry). So PUT
+// and POST /work cost it nothing, and no reader sees it behind.
+//
+// The hot path allocates little, and by design. A route's goroutine waits
+// for its answer on a waiter (call.go), reused request after request under
+// a generation each, so that a late or second answer of an earlier request
+// never reaches a later one; the messages of PUT and POST /work live in
+// their waiter, and a report's event and journal callback in its message.
+// protoactor's request/response (a future and a PID per request) would
+// cost several allocations a request; the waiter costs none, and one
+// watchdog goroutine times out the waits. Actors run on a small pool of
+// goroutines (pool.go) rather than a goroutine per mailbox run.
 //
 // Load and Restore rebuild a State from a snapshot and the log, with the
 // same apply code the actors run live; Start spawns the actors over it.

@@ -44,9 +44,10 @@ test-long:
 bench: build
 	bin/crowd bench
 
-# The coordinator's hot loop next to a bare fasthttp handler, in one
-# process, and the restart with 1,000,000 units.
+# The coordinator's hot loops (PUT and POST /work, in memory and on the
+# log) next to a bare fasthttp handler, in one process, with their
+# allocations; the restart with 1,000,000 units.
 bench-micro:
-	$(GO) test -run '^$$' -bench 'PutWorkLoop|BareFasthttp' -benchtime 200000x ./transport
+	$(GO) test -run '^$$' -bench 'PutWorkLoop|PostWorkLoop|BareFasthttp' -benchtime 200000x -benchmem ./transport
 	$(GO) test -run '^$$' -bench Restart1M -benchtime 1x ./actors
 	$(GO) test -run '^$$' -bench WorkerNoOp -benchtime 1x ./worker

@@ -40,6 +40,10 @@ type UnitFinished struct {
 	Worker    string  // who reported it
 	FirstNew  int64   // a successful split: the id of the first unit it makes
 	At        int64
+
+	// inputs is Finish's parse of a split's Output, so that Apply does not
+	// parse it again; not journaled (a replay parses).
+	inputs []string
 }
 
 // UnitLost records that a unit's lease ended without a report (its worker

@@ -242,7 +242,7 @@ func (j *Job) Finish(unit int64, succeeded bool, output []byte, secs float64, no
 		if err != nil {
 			return UnitFinished{}, err
 		}
-		children = len(inputs)
+		children, ev.inputs = len(inputs), inputs
 	}
 	n := children
 	if j.mergesAfter(u, i, succeeded, children) {
@@ -385,7 +385,10 @@ func (j *Job) succeed(u *Unit, i int, ev *UnitFinished, fx *Effects) {
 	u.Output = ev.Output
 	switch j.kind(i) {
 	case Splitting:
-		inputs, _ := SplitInputs(ev.Output) // Finish checked it
+		inputs := ev.inputs
+		if inputs == nil { // replayed, or a split into nothing
+			inputs, _ = SplitInputs(ev.Output) // Finish checked it
+		}
 		first := int32(len(j.units))
 		fx.Ready = append(fx.Ready, j.addUnits(ev.FirstNew, inputs, Processing)...)
 		// addUnits may have moved j.units: u is stale from here on.

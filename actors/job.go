@@ -241,10 +241,11 @@ func answerReport(c *Coordinator, m *complete, err error) {
 		return
 	}
 	worker, unit := m.Worker, m.next.ID
-	if err == nil && m.call.answer(Reply{Outcome: OK, Unit: m.next}) {
+	if err != nil {
+		m.call.fail(err)
+	} else if m.call.answer(Reply{Outcome: OK, Unit: m.next}) {
 		return
 	}
-	m.call.fail(err) // dropped when the asker gave up waiting
 	// Not journaled, or the worker gave up waiting: it never hears of its
 	// next unit.
 	c.sys.Root.Send(c.dispatcher, &giveBack{worker: worker, unit: unit})

@@ -155,6 +155,7 @@ func pathID(ctx *fasthttp.RequestCtx, what string) (int64, bool) {
 	return parseID(ctx, s, what)
 }
 
+// parseID is pathID for an id read from the path by its handler.
 func parseID[T string | []byte](ctx *fasthttp.RequestCtx, s T, what string) (int64, bool) {
 	id, err := strconv.ParseInt(string(s), 10, 64)
 	if err != nil || id <= 0 {

@@ -80,3 +80,29 @@ func uvarintLen(x uint64) int {
 	}
 	return n
 }
+
+// segmentTail follows the size of a log's last segment file by tidwall/wal's
+// rules, which start a new file when a batch begins past the segment size
+// or an entry reaches it: a new file's directory entry needs an fsync of
+// its own.
+type segmentTail struct{ size, limit int64 }
+
+// begin starts a batch and reports whether it starts a new file (1 or 0).
+func (t *segmentTail) begin() int {
+	if t.size > t.limit {
+		t.size = 0
+		return 1
+	}
+	return 0
+}
+
+// add accounts for an entry holding a frame of n bytes: it returns the
+// entry's size in the file and whether a new file follows it.
+func (t *segmentTail) add(n int) (size int64, created int) {
+	size = int64(uvarintLen(uint64(n)) + n)
+	if t.size += size; t.size >= t.limit {
+		t.size = 0
+		return size, 1
+	}
+	return size, 0
+}

@@ -234,28 +234,28 @@ func syncDir(dir string) error {
 	return err
 }
 
-// segmentSizes returns the first index and size of the last plain segment
-// file in dir, and the total size of all of them.
-func segmentSizes(dir string) (tailIndex uint64, tailSize, total int64, err error) {
+// segmentSizes returns the size of the last plain segment file in dir
+// (the one with the highest first index), and the total size of all of
+// them.
+func segmentSizes(dir string) (tailSize, total int64, err error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, err
 	}
-	for _, e := range ents {
+	for _, e := range ents { // in name order: by first index
 		name := e.Name()
 		if len(name) != 20 || e.IsDir() {
 			continue
 		}
-		index, err := strconv.ParseUint(name, 10, 64)
-		if err != nil || index == 0 {
+		if index, err := strconv.ParseUint(name, 10, 64); err != nil || index == 0 {
 			continue
 		}
 		info, err := e.Info()
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, err
 		}
-		tailIndex, tailSize = index, info.Size()
+		tailSize = info.Size()
 		total += info.Size()
 	}
-	return tailIndex, tailSize, total, nil
+	return tailSize, total, nil
 }

@@ -112,8 +112,7 @@ type WAL struct {
 	// Owned by the writer goroutine (and by OpenWAL before it starts).
 	next       uint64 // index of the next record
 	batch      wal.Batch
-	tailFirst  uint64 // first index of the last segment file
-	tailSize   int64  // its size: wal starts a new file past segSz
+	tail       segmentTail
 	dirty      bool   // written since the last fsync of the file
 	dirDirty   bool   // a segment file was created since the last fsync of the directory
 	segCreated int    // segment files the writer created (for tests)
@@ -237,11 +236,11 @@ func makeDir(dir string) error {
 // measure reads the size of the segment files: the last one's decides when
 // wal starts a new file (the writer fsyncs the directory then).
 func (w *WAL) measure() error {
-	tailIndex, tailSize, total, err := segmentSizes(w.dir)
+	tailSize, total, err := segmentSizes(w.dir)
 	if err != nil {
 		return err
 	}
-	w.tailFirst, w.tailSize = tailIndex, tailSize
+	w.tail = segmentTail{size: tailSize, limit: int64(w.segSz)}
 	w.bytesOnDisk.Store(total)
 	return nil
 }
@@ -532,23 +531,15 @@ func (w *WAL) commit(recs []request) {
 		return
 	}
 	w.batch.Clear()
-	created := 0
-	if w.tailSize > int64(w.segSz) { // wal's rules for starting a new segment file
-		created++
-		w.tailSize = 0
-	}
+	created := w.tail.begin()
 	var bytes int64
 	for _, r := range recs {
 		w.batch.Write(w.next, r.frame) // copies the frame
 		w.next++
 		putBuf(r.buf)
-		n := int64(uvarintLen(uint64(len(r.frame))) + len(r.frame))
+		n, c := w.tail.add(len(r.frame))
 		bytes += n
-		w.tailSize += n
-		if w.tailSize >= int64(w.segSz) {
-			created++
-			w.tailSize = 0
-		}
+		created += c
 	}
 	err := w.log.WriteBatch(&w.batch)
 	if err == nil {

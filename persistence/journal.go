@@ -1,6 +1,3 @@
-// Package persistence makes the coordinator's events durable: it encodes
-// core events as records and keeps them in a journal, from which a restart
-// replays them. It knows events and bytes, never actors or HTTP.
 package persistence
 
 import "github.com/documentcloud/crowd/core"

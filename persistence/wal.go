@@ -113,10 +113,10 @@ type WAL struct {
 	next       uint64 // index of the next record
 	batch      wal.Batch
 	tail       segmentTail
-	dirty      bool   // written since the last fsync of the file
-	dirDirty   bool   // a segment file was created since the last fsync of the directory
-	segCreated int    // segment files the writer created (for tests)
-	closeErr   error  // the final fsync's error
+	dirty      bool  // written since the last fsync of the file
+	dirDirty   bool  // a segment file was created since the last fsync of the directory
+	segCreated int   // segment files the writer created (for tests)
+	closeErr   error // the final fsync's error
 }
 
 // request is an Append (frame set) or a control (ctl set).

@@ -1,7 +1,9 @@
 package actors
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/documentcloud/crowd/core"
@@ -72,6 +74,35 @@ func StateFromSnapshot(snap persistence.Snapshot, jobs [][]byte) (*State, error)
 		s.Jobs[st.ID] = core.RestoreJob(st)
 	}
 	return s, nil
+}
+
+// Snapshot is the state as a snapshot holds it: the counters, the paused
+// actions and every job encoded, in id order (the finished jobs' bytes
+// shared: read only).
+func (s *State) Snapshot() (persistence.Snapshot, [][]byte) {
+	snap := persistence.Snapshot{LastJob: s.LastJob, LastUnit: s.LastUnit, LastPause: s.LastPause}
+	for _, p := range s.Paused {
+		snap.Paused = append(snap.Paused, p)
+	}
+	slices.SortFunc(snap.Paused, func(a, b core.Pause) int { return cmp.Compare(a.ID, b.ID) })
+	ids := make([]int64, 0, s.Len())
+	for id := range s.Jobs {
+		ids = append(ids, id)
+	}
+	for id := range s.Finished {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	jobs := make([][]byte, len(ids))
+	for i, id := range ids {
+		if enc, ok := s.Finished[id]; ok {
+			jobs[i] = enc
+			continue
+		}
+		st := s.Jobs[id].State()
+		jobs[i] = persistence.AppendJob(nil, &st)
+	}
+	return snap, jobs
 }
 
 // Len is the number of jobs, active and finished.

@@ -46,21 +46,29 @@ func WriteSnapshotOf(dir string, gen uint64, logIndex uint64, s Snapshot, jobs [
 	for _, j := range jobs {
 		n += int64(uvarintLen(uint64(len(j))) + len(j))
 	}
-	return writeSnapshot(dir, gen, logIndex, n, func(w io.Writer) error {
-		if _, err := w.Write(head); err != nil {
+	return writeSnapshot(dir, gen, logIndex, n, func(w io.Writer) error { return writeBody(w, head, jobs) })
+}
+
+// WriteSnapshotBody streams the snapshot body of s and jobs to w (a raft
+// snapshot's sink): what SplitSnapshot reads back.
+func WriteSnapshotBody(w io.Writer, s Snapshot, jobs [][]byte) error {
+	return writeBody(w, appendSnapshotHead(nil, s, len(jobs)), jobs)
+}
+
+func writeBody(w io.Writer, head []byte, jobs [][]byte) error {
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	var l [binary.MaxVarintLen64]byte
+	for _, j := range jobs {
+		if _, err := w.Write(binary.AppendUvarint(l[:0], uint64(len(j)))); err != nil {
 			return err
 		}
-		var l [binary.MaxVarintLen64]byte
-		for _, j := range jobs {
-			if _, err := w.Write(binary.AppendUvarint(l[:0], uint64(len(j)))); err != nil {
-				return err
-			}
-			if _, err := w.Write(j); err != nil {
-				return err
-			}
+		if _, err := w.Write(j); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // writeSnapshot writes a snapshot whose data (n bytes) write produces: to

@@ -1,0 +1,27 @@
+// Package cluster replicates a coordinator across three (or five) nodes on
+// hashicorp/raft, so that it survives the loss of a machine. It writes no
+// consensus of its own: raft elects, replicates and commits, and this
+// package is the glue between it and the coordinator.
+//
+// The journal stays event-sourced. In cluster mode a record is a raft entry
+// (Journal): the leader's actors append their events as they would to the
+// write-ahead log, raft batches the entries that arrive together into one
+// write and one fsync on each node (group commit, as before), and an
+// Append's done runs once its entry is committed on a majority and applied
+// on the leader. Entries live on disk in persistence.RaftLog, tidwall/wal
+// with the journal's frames and repair.
+//
+// Every node, the leader too, applies each committed entry to an
+// actors.State with the apply code a restart's replay runs (FSM), so a
+// follower is always ready to lead; raft's snapshots are that state, in
+// the coordinator's snapshot format. The leader's actors run over a copy
+// of it, taken when the node becomes leader (Node.Lead): the actors apply
+// their events before raft commits them, and what an entry that never
+// commits changed must not reach the state raft snapshots. When leadership
+// ends, the actors stop and their copy goes; the FSM's state has every
+// committed entry.
+//
+// Leases are not journaled, as on one node: the units a worker held on the
+// old leader are ready again on the new one, their attempt not counted, and
+// a late report from that worker for a unit leased since gets 409.
+package cluster

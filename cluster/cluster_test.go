@@ -141,6 +141,7 @@ func TestFailoverKeepsAcknowledgedWork(t *testing.T) {
 		}
 	}
 
+	acked := old.node.Status().CommitIndex // the two reports are in it
 	slot := 0
 	for i, m := range ms {
 		if m == old {
@@ -150,7 +151,20 @@ func TestFailoverKeepsAcknowledgedWork(t *testing.T) {
 	old.kill(t)
 	ms[slot] = nil
 	waitFor(t, "a new leader's coordinator", func() bool { return leaderOf(ms) != nil })
-	co = leaderOf(ms).coordinator()
+	lead := leaderOf(ms)
+	co = lead.coordinator()
+	st := lead.node.Status()
+	if st.Role != "leader" || st.LeaderID != st.ID || st.Term < 2 || st.Applied <= acked {
+		t.Fatalf("the new leader's status: %+v; want the leader of a later term, past the old leader's commit index %d", st, acked)
+	}
+	for _, m := range ms {
+		if m != nil && m != lead {
+			waitFor(t, "the follower to know the leader", func() bool { return m.node.Status().LeaderID == st.ID })
+			if fs := m.node.Status(); fs.Role != "follower" || fs.Term != st.Term {
+				t.Fatalf("the follower's status: %+v, the leader's %+v", fs, st)
+			}
+		}
+	}
 
 	v := mustOK(t, co.Job(job)).Job
 	if v.WorkUnits != 6 || v.PercentComplete != 33 {

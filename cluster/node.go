@@ -156,6 +156,25 @@ func (n *Node) Lead(ctx context.Context, start func(*actors.State, persistence.J
 	}
 }
 
+// Status is what a node knows of itself and the cluster, for /status, the
+// console and /metrics.
+type Status struct {
+	ID          string
+	Role        string // "leader", "follower", "candidate" or "shutdown"
+	Term        uint64
+	CommitIndex uint64 // the last entry known committed
+	Applied     uint64 // the last entry applied to the state
+	LeaderID    string // "" while there is no leader
+	LeaderAddr  string // its raft address
+}
+
+// Status reads the node's raft state now.
+func (n *Node) Status() Status {
+	addr, id := n.raft.LeaderWithID()
+	return Status{ID: n.o.ID, Role: strings.ToLower(n.raft.State().String()), Term: n.raft.CurrentTerm(),
+		CommitIndex: n.raft.CommitIndex(), Applied: n.raft.AppliedIndex(), LeaderID: string(id), LeaderAddr: string(addr)}
+}
+
 // Close stops raft and releases the node's log and address.
 func (n *Node) Close() error {
 	err := n.raft.Shutdown().Error()

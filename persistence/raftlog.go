@@ -68,19 +68,13 @@ func OpenRaftLog(o RaftLogOptions) (*RaftLog, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	dir, err := filepath.Abs(o.Dir)
+	dir, lock, err := claimDir(o.Dir)
 	if err != nil {
 		return nil, err
 	}
 	logDir := filepath.Join(dir, raftLogDir)
-	if err := makeDir(dir); err != nil {
-		return nil, err
-	}
 	if err := makeDir(logDir); err != nil {
-		return nil, err
-	}
-	lock, err := lockDir(dir)
-	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	r, err := openRaftLog(dir, logDir, o)
@@ -341,18 +335,19 @@ func appendRaftEntry(dst []byte, l *raft.Log) []byte {
 	return binary.AppendVarint(dst, at)
 }
 
-var errRaftEntry = errors.New("raft entry is malformed")
-
 func decodeRaftEntry(b []byte, l *raft.Log) error {
-	d := raftDecoder{b: b}
+	d := decoder{b: b}
 	l.Index = d.uvarint()
 	l.Term = d.uvarint()
 	l.Type = raft.LogType(d.byte())
-	l.Data = d.bytes()
-	l.Extensions = d.bytes()
+	l.Data = nilIfEmpty(d.bytes())
+	l.Extensions = nilIfEmpty(d.bytes())
 	at := d.varint()
-	if d.bad || len(d.b) != 0 {
-		return errRaftEntry
+	if d.err == nil && len(d.b) != 0 {
+		d.fail(errors.New("trailing bytes"))
+	}
+	if d.err != nil {
+		return fmt.Errorf("raft entry: %w", d.err)
 	}
 	l.AppendedAt = time.Time{}
 	if at != 0 {
@@ -361,55 +356,11 @@ func decodeRaftEntry(b []byte, l *raft.Log) error {
 	return nil
 }
 
-// raftDecoder reads a raft entry's record; bad is set once it runs short.
-type raftDecoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *raftDecoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *raftDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad, d.b = true, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *raftDecoder) byte() byte {
-	if len(d.b) == 0 {
-		d.bad = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-// bytes reads a length and that many bytes, copied (nil for none).
-func (d *raftDecoder) bytes() []byte {
-	n := d.uvarint()
-	if d.bad || n > uint64(len(d.b)) {
-		d.bad, d.b = true, nil
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
 		return nil
 	}
-	if n == 0 {
-		return nil
-	}
-	v := append([]byte(nil), d.b[:n]...)
-	d.b = d.b[n:]
-	return v
+	return b
 }
 
 // The stable file: one frame whose body is the keys in order, each a
@@ -463,13 +414,13 @@ func readStable(dir string) (map[string][]byte, error) {
 	if err != nil || body[0] != 1 {
 		return nil, &CorruptError{File: raftStableFile, Reason: "the raft stable file is damaged"}
 	}
-	d := raftDecoder{b: body[1:]}
-	for len(d.b) > 0 && !d.bad {
-		k, v := d.bytes(), d.bytes()
-		keys[string(k)] = v
+	d := decoder{b: body[1:]}
+	for len(d.b) > 0 && d.err == nil {
+		k, v := d.string(), d.bytes()
+		keys[k] = v
 	}
-	if d.bad {
-		return nil, &CorruptError{File: raftStableFile, Reason: "the raft stable file is damaged"}
+	if d.err != nil {
+		return nil, &CorruptError{File: raftStableFile, Reason: "the raft stable file is damaged: " + d.err.Error()}
 	}
 	return keys, nil
 }

@@ -160,14 +160,7 @@ func OpenWAL(o WALOptions) (*WAL, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	dir, err := filepath.Abs(o.Dir)
-	if err != nil {
-		return nil, err
-	}
-	if err := makeDir(dir); err != nil {
-		return nil, err
-	}
-	lock, err := lockDir(dir)
+	dir, lock, err := claimDir(o.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +224,21 @@ func makeDir(dir string) error {
 		return err
 	}
 	return syncDir(filepath.Dir(dir))
+}
+
+// claimDir makes dir (durably) if it is missing and locks it, for a log
+// that keeps its files there; it returns dir made absolute.
+func claimDir(dir string) (abs string, lock *os.File, err error) {
+	if abs, err = filepath.Abs(dir); err != nil {
+		return "", nil, err
+	}
+	if err := makeDir(abs); err != nil {
+		return "", nil, err
+	}
+	if lock, err = lockDir(abs); err != nil {
+		return "", nil, err
+	}
+	return abs, lock, nil
 }
 
 // measure reads the size of the segment files: the last one's decides when

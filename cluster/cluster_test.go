@@ -37,7 +37,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func startMember(t *testing.T, id, dir string) *member {
 	t.Helper()
 	n, err := Open(Options{ID: id, Addr: "127.0.0.1:0", Dir: dir, Logger: quiet,
-		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond, ApplyTimeout: 5 * time.Second})
+		HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond, ApplyTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func startMember(t *testing.T, id, dir string) *member {
 	go func() {
 		defer close(m.done)
 		n.Lead(ctx, func(s *actors.State, j persistence.Journal) func() {
-			co, err := actors.Start(actors.Settings{WorkUnitRetries: 3, Logger: quiet}, j, s)
+			co, err := actors.Start(actors.Settings{WorkUnitRetries: 3, RequestTimeout: 3 * time.Second, Logger: quiet}, j, s)
 			if err != nil {
 				t.Error(err)
 				return func() {}
@@ -200,5 +200,108 @@ func TestFailoverKeepsAcknowledgedWork(t *testing.T) {
 		if outputs[i] != want[i] {
 			t.Fatalf("outputs %v, want %v", outputs, want)
 		}
+	}
+}
+
+// startCluster starts and bootstraps n members in dirs under base.
+func startCluster(t *testing.T, base string, n int) []*member {
+	t.Helper()
+	var ms []*member
+	var peers []Peer
+	for i := range n {
+		m := startMember(t, fmt.Sprintf("n%d", i), filepath.Join(base, fmt.Sprint(i)))
+		ms = append(ms, m)
+		peers = append(peers, Peer{ID: fmt.Sprintf("n%d", i), Addr: m.node.Addr()})
+	}
+	t.Cleanup(func() {
+		for _, m := range ms {
+			if m.done != nil {
+				select {
+				case <-m.done:
+				default:
+					m.kill(t)
+				}
+			}
+		}
+	})
+	if err := ms[0].node.Bootstrap(peers); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a leader's coordinator", func() bool { return leaderOf(ms) != nil })
+	return ms
+}
+
+// A node is removed and a new, empty one joins and catches up; with the old
+// leader gone, the two left (the new one among them) elect a leader that
+// has every job.
+func TestJoinAndRemove(t *testing.T) {
+	base := t.TempDir()
+	ms := startCluster(t, base, 3)
+	lead := leaderOf(ms)
+	co := lead.coordinator()
+	job := mustOK(t, co.CreateJob(actors.JobSpec{Action: "a", Inputs: []string{`1`, `2`}, Options: []byte(`{}`)})).Job.ID
+	u := mustOK(t, co.Dequeue("w", "a")).Unit.ID
+	co.Complete(actors.Report{Unit: u, Worker: "w", Succeeded: true, Output: []byte(`1`)})
+
+	var gone *member
+	for _, m := range ms {
+		if m != lead {
+			gone = m
+			break
+		}
+	}
+	if err := lead.node.Remove(gone.node.o.ID); err != nil {
+		t.Fatal(err)
+	}
+	gone.kill(t)
+	fresh := startMember(t, "n3", filepath.Join(base, "3"))
+	t.Cleanup(func() { fresh.kill(t) })
+	ms = append(ms, fresh)
+	if err := lead.node.Join(Peer{ID: "n3", Addr: fresh.node.Addr()}); err != nil {
+		t.Fatal(err)
+	}
+	peers, err := lead.node.Peers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, p := range peers {
+		ids[p.ID] = true
+	}
+	if len(peers) != 3 || ids[gone.node.o.ID] || !ids["n3"] {
+		t.Fatalf("members after the change: %+v", peers)
+	}
+	commit := lead.node.Status().CommitIndex
+	waitFor(t, "the new node to catch up", func() bool { return fresh.node.Status().Applied >= commit })
+
+	lead.kill(t)
+	waitFor(t, "a new leader's coordinator", func() bool {
+		l := leaderOf(ms)
+		return l != nil && l != lead
+	})
+	v := mustOK(t, leaderOf(ms).coordinator().Job(job)).Job
+	if v.PercentComplete != 50 {
+		t.Fatalf("the job on the new leader: %d%% complete, want 50", v.PercentComplete)
+	}
+}
+
+// A leader that has lost its majority acknowledges nothing: its requests
+// answer Unavailable (503) within seconds, never OK.
+func TestNoMajorityAcknowledgesNothing(t *testing.T) {
+	ms := startCluster(t, t.TempDir(), 3)
+	lead := leaderOf(ms)
+	co := lead.coordinator()
+	for _, m := range ms {
+		if m != lead {
+			m.kill(t)
+		}
+	}
+	start := time.Now()
+	r := co.CreateJob(actors.JobSpec{Action: "a", Inputs: []string{`1`}, Options: []byte(`{}`)})
+	if r.Outcome != actors.Unavailable {
+		t.Fatalf("a job created without a majority: outcome %d, want Unavailable", r.Outcome)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the refusal took %v", took)
 	}
 }

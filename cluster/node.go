@@ -115,6 +115,37 @@ func (n *Node) Bootstrap(peers []Peer) error {
 	return nil
 }
 
+// Join adds a node to the cluster as a voter; only the leader can. The
+// new node, started with no state, catches up from the leader's snapshot
+// and log.
+func (n *Node) Join(p Peer) error {
+	if err := n.raft.AddVoter(raft.ServerID(p.ID), raft.ServerAddress(p.Addr), 0, n.o.ApplyTimeout).Error(); err != nil {
+		return fmt.Errorf("cluster: adding %s at %s: %w", p.ID, p.Addr, err)
+	}
+	return nil
+}
+
+// Remove takes a node out of the cluster; only the leader can.
+func (n *Node) Remove(id string) error {
+	if err := n.raft.RemoveServer(raft.ServerID(id), 0, n.o.ApplyTimeout).Error(); err != nil {
+		return fmt.Errorf("cluster: removing %s: %w", id, err)
+	}
+	return nil
+}
+
+// Peers lists the cluster's members as the latest configuration has them.
+func (n *Node) Peers() ([]Peer, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, fmt.Errorf("cluster: reading the configuration: %w", err)
+	}
+	var ps []Peer
+	for _, s := range f.Configuration().Servers {
+		ps = append(ps, Peer{ID: string(s.ID), Addr: string(s.Address)})
+	}
+	return ps, nil
+}
+
 // Lead runs a coordinator while this node leads, until ctx ends: each time
 // it becomes leader it waits until every committed entry is applied, then
 // calls start with a copy of the state and a journal of raft entries; when

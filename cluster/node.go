@@ -180,7 +180,7 @@ func (n *Node) Lead(ctx context.Context, start func(*actors.State, persistence.J
 				n.log.Error("cluster: copying the state for the new leader", "err", err)
 				continue
 			}
-			n.log.Info("cluster: leading", "node", n.o.ID, "term", n.raft.CurrentTerm(), "applied", applied)
+			n.log.Info("cluster: leading", "term", n.raft.CurrentTerm(), "applied", applied)
 			j = newJournal(n.raft, n.o.ApplyTimeout)
 			stop = start(state, j)
 		}

@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,6 +49,11 @@ type Config struct {
 	OpenTimeout        time.Duration // open_timeout; default 5s
 
 	S3Bucket, S3Endpoint, S3Region, AWSAccessKey, AWSSecretKey string // s3_bucket, s3_endpoint, s3_region (default "us-east-1"), aws_access_key, aws_secret_key
+
+	// Cluster mode (replicas on raft), when ClusterID is set.
+	ClusterID        string   // cluster_id: this node's id among ClusterPeers
+	ClusterPeers     []string // cluster_peers: id=host:port, each node's API address; raft uses the port after it
+	ClusterBootstrap bool     // cluster_bootstrap: form the cluster of ClusterPeers (first start; ignored after)
 }
 
 // Default returns the settings used when nothing else is given.
@@ -118,6 +124,9 @@ var keys = []key{
 	{"s3_region", func(c *Config) any { return &c.S3Region }},
 	{"aws_access_key", func(c *Config) any { return &c.AWSAccessKey }},
 	{"aws_secret_key", func(c *Config) any { return &c.AWSSecretKey }},
+	{"cluster_id", func(c *Config) any { return &c.ClusterID }},
+	{"cluster_peers", func(c *Config) any { return &c.ClusterPeers }},
+	{"cluster_bootstrap", func(c *Config) any { return &c.ClusterBootstrap }},
 }
 
 func lookupKey(name string) (key, bool) {
@@ -355,5 +364,33 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		return errors.New("config: data_dir: empty; give a folder for the journal")
 	}
+	if c.ClusterID != "" {
+		peers, err := c.Peers()
+		if err != nil {
+			return err
+		}
+		if _, ok := peers[c.ClusterID]; !ok {
+			return fmt.Errorf("config: cluster_peers: no peer is cluster_id %q", c.ClusterID)
+		}
+	}
 	return nil
+}
+
+// Peers reads ClusterPeers: each node's id and API address (host:port).
+func (c Config) Peers() (map[string]string, error) {
+	peers := make(map[string]string, len(c.ClusterPeers))
+	for _, p := range c.ClusterPeers {
+		id, addr, ok := strings.Cut(p, "=")
+		if !ok || id == "" {
+			return nil, fmt.Errorf("config: cluster_peers: %q is not id=host:port", p)
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return nil, fmt.Errorf("config: cluster_peers: %q is not id=host:port", p)
+		}
+		if _, dup := peers[id]; dup {
+			return nil, fmt.Errorf("config: cluster_peers: %q is there twice", id)
+		}
+		peers[id] = addr
+	}
+	return peers, nil
 }

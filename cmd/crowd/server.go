@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -35,7 +36,11 @@ workers and gathers the results.`,
 	fs.String("job-retention", def.JobRetention.String(), "delete finished jobs this long after they finished; 0 keeps them")
 	workers := fs.Int("workers", 0, "also run N worker slots in this process")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
-	flags := newConfigFlags(fs, map[string]string{"listen": "listen", "data-dir": "data_dir", "fsync": "fsync", "job-retention": "job_retention"})
+	fs.String("cluster-id", "", "run as this node of a cluster of replicas (cluster mode)")
+	fs.String("cluster-peers", "", "the cluster's nodes, id=host:port of each one's API (raft uses the next port)")
+	fs.Bool("cluster-bootstrap", false, "form the cluster of --cluster-peers on first start (ignored once formed)")
+	flags := newConfigFlags(fs, map[string]string{"listen": "listen", "data-dir": "data_dir", "fsync": "fsync", "job-retention": "job_retention",
+		"cluster-id": "cluster_id", "cluster-peers": "cluster_peers", "cluster-bootstrap": "cluster_bootstrap"})
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if *workers < 0 {
 			return fmt.Errorf("--workers: %d is negative", *workers)
@@ -58,6 +63,12 @@ workers and gathers the results.`,
 }
 
 func runServer(ctx context.Context, cfg config.Config, workers int) error {
+	if cfg.ClusterID != "" {
+		if workers > 0 {
+			return fmt.Errorf("--workers: not in cluster mode; run crowd worker beside the nodes")
+		}
+		return runClusterServer(ctx, cfg)
+	}
 	log := newLogger()
 	catalog := action.NewCatalog(cfg.ActionsPath)
 	for _, p := range catalog.Problems() {
@@ -86,20 +97,7 @@ func runServer(ctx context.Context, cfg config.Config, workers int) error {
 	if err != nil {
 		return err
 	}
-	co, err := actors.Start(actors.Settings{
-		WorkUnitRetries: cfg.WorkUnitRetries,
-		RetryBackoff:    cfg.RetryBackoff,
-		WorkerTimeout:   cfg.WorkerTimeout,
-		UnitTimeout:     cfg.UnitTimeout,
-		JobRetention:    cfg.JobRetention,
-		CallbackRetries: cfg.CallbackRetries,
-		Logger:          log,
-		RemoveFiles: func(action string, job int64) {
-			if err := store.DeleteJob(context.Background(), action, job); err != nil {
-				log.Warn("deleting a job's files", "job", job, "err", err)
-			}
-		},
-	}, wal, state)
+	co, err := actors.Start(coordinatorSettings(cfg, store, log), wal, state)
 	if err != nil {
 		return err
 	}
@@ -181,6 +179,24 @@ func runServer(ctx context.Context, cfg config.Config, workers int) error {
 		log.Error("actors stop", "err", err)
 	}
 	return wal.Close()
+}
+
+// coordinatorSettings are the actors' settings of cfg.
+func coordinatorSettings(cfg config.Config, store assets.Store, log *slog.Logger) actors.Settings {
+	return actors.Settings{
+		WorkUnitRetries: cfg.WorkUnitRetries,
+		RetryBackoff:    cfg.RetryBackoff,
+		WorkerTimeout:   cfg.WorkerTimeout,
+		UnitTimeout:     cfg.UnitTimeout,
+		JobRetention:    cfg.JobRetention,
+		CallbackRetries: cfg.CallbackRetries,
+		Logger:          log,
+		RemoveFiles: func(action string, job int64) {
+			if err := store.DeleteJob(context.Background(), action, job); err != nil {
+				log.Warn("deleting a job's files", "job", job, "err", err)
+			}
+		},
+	}
 }
 
 // snapshotBytes is the log size that calls for a snapshot whatever the

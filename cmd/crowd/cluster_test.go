@@ -1,0 +1,174 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/documentcloud/crowd/internal/crowdbin"
+)
+
+// clusterAddrs picks n API addresses on 127.0.0.1 whose next port (raft's)
+// is free too.
+func clusterAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var addrs []string
+	for len(addrs) < n {
+		a := crowdbin.FreeAddr(t)
+		r, err := raftAddr(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ln, err := net.Listen("tcp", r); err == nil {
+			ln.Close()
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs
+}
+
+// startCluster starts n `crowd server` processes in cluster mode, the
+// first forming the cluster, and waits until each answers /heartbeat.
+func startCluster(t *testing.T, n int) []*server {
+	t.Helper()
+	addrs := clusterAddrs(t, n)
+	var peers []string
+	for i, a := range addrs {
+		peers = append(peers, fmt.Sprintf("n%d=%s", i, a))
+	}
+	base := t.TempDir()
+	var nodes []*server
+	for i, a := range addrs {
+		args := []string{"--cluster-id", fmt.Sprintf("n%d", i), "--cluster-peers", strings.Join(peers, ",")}
+		if i == 0 {
+			args = append(args, "--cluster-bootstrap")
+		}
+		s := launchServer(t, fmt.Sprintf("node n%d", i), filepath.Join(base, fmt.Sprint(i)), a, serverConfig{args: args})
+		nodes = append(nodes, s)
+	}
+	for _, s := range nodes {
+		if err := s.waitReady(); err != nil {
+			t.Fatalf("%s: %v\n%s", s.name, err, s.log.String())
+		}
+	}
+	return nodes
+}
+
+// leaderOf is the node that says last that it leads.
+func leaderOf(t *testing.T, nodes []*server) *server {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var lead *server
+		at := -1
+		for _, s := range nodes {
+			if s.exited() {
+				continue
+			}
+			if i := strings.LastIndex(s.log.String(), "cluster: leading"); i >= 0 && (lead == nil || i > at) {
+				lead, at = s, i
+			}
+		}
+		if lead != nil {
+			return lead
+		}
+	}
+	t.Fatal("no node says it leads")
+	return nil
+}
+
+// Three crowd servers in cluster mode: every node answers for the cluster
+// (a follower forwards to the leader); the leader is killed with SIGKILL in
+// the middle of a job; a survivor takes writes again within seconds, the
+// job keeps every acknowledged report, and it finishes with every output
+// right, through either survivor.
+func TestClusterSurvivesTheLeadersKill(t *testing.T) {
+	nodes := startCluster(t, 3)
+	lead := leaderOf(t, nodes)
+	var follower *server
+	for _, s := range nodes {
+		if s != lead {
+			follower = s
+			break
+		}
+	}
+	api := newAPIClient(follower.url()) // through a follower: forwarded
+	defer api.close()
+	inputs := []string{"a", "b", "c", "d", "e", "f"}
+	var job jobDoc
+	var err error
+	// The follower may not have heard from the new leader yet: it answers
+	// 503 with Retry-After until it has.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if job, _, err = api.submit(gm, inputs); err == nil || !isStatusError(err) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := api.fetchWork("w1", gm)
+	if err != nil || u == nil {
+		t.Fatalf("POST /work through a follower: %v %v", u, err)
+	}
+	for range 2 { // two acknowledged reports; the third unit stays leased
+		if u, err = api.completeUnit(u.ID, "w1", gm, u.Input+"-done"); err != nil || u == nil {
+			t.Fatalf("PUT /work: %v %v", u, err)
+		}
+	}
+
+	lead.kill()
+	killed := time.Now()
+	var took time.Duration
+	for _, s := range nodes {
+		if s == lead {
+			continue
+		}
+		c := newAPIClient(s.url())
+		for deadline := killed.Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			_, _, err := c.submit(gm, []string{"after"})
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no write within 20 s of the kill: %v", s.name, err)
+			}
+		}
+		took = max(took, time.Since(killed))
+		c.close()
+	}
+	if took > 5*time.Second {
+		t.Errorf("the survivors took writes %v after the kill; want within 5 s", took)
+	}
+	t.Logf("writes answered again %v after the leader's kill", took)
+
+	doc, _ := api.mustJob(t, job.ID)
+	if doc.PercentComplete != 33 {
+		t.Fatalf("after the failover the job is %d%% complete, want 33 (two acknowledged reports)", doc.PercentComplete)
+	}
+	drained := 0
+	for u, err = api.fetchWork("w2", gm); u != nil && err == nil; {
+		if u.Attempts != 0 {
+			t.Fatalf("unit %d came back with %d attempts: a lease is not an attempt", u.ID, u.Attempts)
+		}
+		drained++
+		u, err = api.completeUnit(u.ID, "w2", gm, u.Input+"-done")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drained != 4+2 { // the job's four left, and the two jobs of one input submitted after the kill
+		t.Fatalf("drained %d units after the failover, want 6", drained)
+	}
+	doc, raw, err := api.waitComplete(job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range inputs {
+		if doc.Outputs[i] != in+"-done" {
+			t.Fatalf("outputs after the failover: %s", raw)
+		}
+	}
+}

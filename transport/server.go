@@ -83,7 +83,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{opts: o, co: o.Coordinator, catalog: o.Catalog, log: o.Logger}
 	if o.Login != "" {
-		s.auth = []byte("Basic " + base64.StdEncoding.EncodeToString([]byte(o.Login+":"+o.Password)))
+		s.auth = BasicAuth(o.Login, o.Password)
 	}
 	s.srv = &fasthttp.Server{
 		Handler:                      s.handler(s.routes()),
@@ -158,15 +158,31 @@ func register(r *router.Router, method, path string, h fasthttp.RequestHandler) 
 	}
 }
 
+// BasicAuth is the Authorization header that Basic authentication with
+// login and password expects.
+func BasicAuth(login, password string) []byte {
+	return []byte("Basic " + base64.StdEncoding.EncodeToString([]byte(login+":"+password)))
+}
+
+// Authorized reports whether a request carries the expected Authorization
+// header (BasicAuth); with no expected header, every request is. When it
+// is not, the 401 is written.
+func Authorized(ctx *fasthttp.RequestCtx, expected []byte) bool {
+	if expected == nil || subtle.ConstantTimeCompare(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization), expected) == 1 {
+		return true
+	}
+	ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Basic realm="CloudCrowd"`)
+	writeError(ctx, fasthttp.StatusUnauthorized, "authentication required")
+	return false
+}
+
 // handler wraps the router with what applies to every route: Basic
 // authentication, reading a multipart/form-data body (param reads its
 // fields) and CloudCrowd's _method override.
 func (s *Server) handler(r *router.Router) fasthttp.RequestHandler {
 	next := r.Handler
 	return func(ctx *fasthttp.RequestCtx) {
-		if s.auth != nil && subtle.ConstantTimeCompare(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization), s.auth) != 1 {
-			ctx.Response.Header.Set(fasthttp.HeaderWWWAuthenticate, `Basic realm="CloudCrowd"`)
-			writeError(ctx, fasthttp.StatusUnauthorized, "authentication required")
+		if !Authorized(ctx, s.auth) {
 			return
 		}
 		if isMultipart(ctx) {

@@ -257,3 +257,22 @@ const (
 // (60 s by default in nginx and many load balancers), and the worker would
 // see an error instead of an empty answer.
 const MaxWait = 30 * time.Second
+
+// ClusterNode is GET /cluster on a node of a cluster (cluster mode): what
+// that node knows of itself and the cluster. Every node answers it itself;
+// it is never forwarded to the leader.
+type ClusterNode struct {
+	Node         string        `json:"node"`
+	Role         string        `json:"role"` // leader, follower, candidate
+	Term         uint64        `json:"term"`
+	CommitIndex  uint64        `json:"commit_index"`
+	AppliedIndex uint64        `json:"applied_index"`
+	Leader       string        `json:"leader"` // "" while there is none
+	Peers        []ClusterPeer `json:"peers"`
+}
+
+// ClusterPeer is a member of the cluster and its raft address.
+type ClusterPeer struct {
+	Node string `json:"node"`
+	Raft string `json:"raft"`
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/documentcloud/crowd/config"
 	"github.com/documentcloud/crowd/persistence"
 	"github.com/documentcloud/crowd/transport"
+	"github.com/documentcloud/crowd/wire"
 	"github.com/hashicorp/raft"
 	"github.com/valyala/fasthttp"
 )
@@ -74,6 +76,9 @@ func runClusterServer(ctx context.Context, cfg config.Config) error {
 		return err
 	}
 	front := &front{node: node, self: cfg.ClusterID, apis: apis, log: log, clients: map[string]*fasthttp.HostClient{}}
+	if l := login(cfg); l != "" {
+		front.auth = transport.BasicAuth(l, cfg.Password)
+	}
 	leadCtx, stopLeading := context.WithCancel(context.Background())
 	led := make(chan struct{})
 	go func() {
@@ -137,6 +142,7 @@ type front struct {
 	self    string
 	apis    map[string]string // each peer's API address
 	log     *slog.Logger
+	auth    []byte // the expected Authorization header; nil when auth is off
 	leading atomic.Pointer[fasthttp.RequestHandler]
 
 	mu      sync.Mutex
@@ -149,6 +155,14 @@ type front struct {
 const forwardedHeader = "X-Crowd-Forwarded"
 
 func (f *front) handle(ctx *fasthttp.RequestCtx) {
+	local := string(ctx.Path()) == "/cluster" || string(ctx.Path()) == "/heartbeat"
+	if local && !transport.Authorized(ctx, f.auth) {
+		return
+	}
+	if string(ctx.Path()) == "/cluster" { // every node answers for itself
+		f.clusterNode(ctx)
+		return
+	}
 	if h := f.leading.Load(); h != nil {
 		(*h)(ctx)
 		return
@@ -170,6 +184,29 @@ func (f *front) handle(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Reset()
 		noLeader(ctx)
 	}
+}
+
+// clusterNode is GET /cluster: this node's raft state and the members.
+func (f *front) clusterNode(ctx *fasthttp.RequestCtx) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"error":"method not allowed on this route"}`)
+		return
+	}
+	st := f.node.Status()
+	v := wire.ClusterNode{Node: st.ID, Role: st.Role, Term: st.Term, CommitIndex: st.CommitIndex,
+		AppliedIndex: st.Applied, Leader: st.LeaderID, Peers: []wire.ClusterPeer{}}
+	peers, err := f.node.Peers()
+	if err != nil {
+		f.log.Warn("cluster: reading the members", "err", err)
+	}
+	for _, p := range peers {
+		v.Peers = append(v.Peers, wire.ClusterPeer{Node: p.ID, Raft: p.Addr})
+	}
+	body, _ := json.Marshal(v) // plain fields: cannot fail
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
 }
 
 func noLeader(ctx *fasthttp.RequestCtx) {

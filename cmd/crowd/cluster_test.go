@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/documentcloud/crowd/internal/crowdbin"
+	"github.com/documentcloud/crowd/wire"
 )
 
 // clusterAddrs picks n API addresses on 127.0.0.1 whose next port (raft's)
@@ -79,6 +80,48 @@ func leaderOf(t *testing.T, nodes []*server) *server {
 	return nil
 }
 
+// agreeOnLeader waits until every live node's GET /cluster names the same
+// leader, which says it leads, and returns that view.
+func agreeOnLeader(t *testing.T, nodes []*server) wire.ClusterNode {
+	t.Helper()
+	var views []wire.ClusterNode
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		views = views[:0]
+		for _, s := range nodes {
+			if s.exited() {
+				continue
+			}
+			c := newAPIClient(s.url())
+			code, body, err := c.do("GET", "/cluster", nil)
+			c.close()
+			if err != nil || code != 200 {
+				t.Fatalf("%s: GET /cluster = %d %v", s.name, code, err)
+			}
+			v, err := decode[wire.ClusterNode]("GET", "/cluster", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			views = append(views, v)
+		}
+		leaders, agreed := 0, views[0].Leader != ""
+		for _, v := range views {
+			agreed = agreed && v.Leader == views[0].Leader && v.Term == views[0].Term && len(v.Peers) == 3
+			if v.Role == "leader" {
+				leaders++
+			}
+		}
+		if agreed && leaders == 1 {
+			for _, v := range views {
+				if v.Role == "leader" {
+					return v
+				}
+			}
+		}
+	}
+	t.Fatalf("the nodes do not agree on one leader: %+v", views)
+	return wire.ClusterNode{}
+}
+
 // Three crowd servers in cluster mode: every node answers for the cluster
 // (a follower forwards to the leader); the leader is killed with SIGKILL in
 // the middle of a job; a survivor takes writes again within seconds, the
@@ -87,6 +130,10 @@ func leaderOf(t *testing.T, nodes []*server) *server {
 func TestClusterSurvivesTheLeadersKill(t *testing.T) {
 	nodes := startCluster(t, 3)
 	lead := leaderOf(t, nodes)
+	first := agreeOnLeader(t, nodes)
+	if !strings.HasSuffix(lead.name, first.Node) {
+		t.Fatalf("GET /cluster names %s the leader, the logs %s", first.Node, lead.name)
+	}
 	var follower *server
 	for _, s := range nodes {
 		if s != lead {
@@ -143,6 +190,9 @@ func TestClusterSurvivesTheLeadersKill(t *testing.T) {
 		t.Errorf("the survivors took writes %v after the kill; want within 5 s", took)
 	}
 	t.Logf("writes answered again %v after the leader's kill", took)
+	if next := agreeOnLeader(t, nodes); next.Node == first.Node || next.Term <= first.Term {
+		t.Fatalf("after the kill GET /cluster says %+v; before, %+v", next, first)
+	}
 
 	doc, _ := api.mustJob(t, job.ID)
 	if doc.PercentComplete != 33 {

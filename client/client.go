@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,46 +64,78 @@ const (
 // coordinator's own idle timeout (120 s) closes them under a request.
 const idleConnTimeout = 30 * time.Second
 
-// Client is a connection to one coordinator. Create it with New; it is safe
-// for concurrent use.
+// Client is a connection to a coordinator: one server, or the nodes of a
+// cluster, any of which answers for the cluster. Create it with New; it is
+// safe for concurrent use.
 type Client struct {
-	hc      *fasthttp.HostClient
-	base    string // scheme://host[:port][/prefix], without a trailing slash
-	auth    string // the Authorization header, "" for none
+	servers []*server
+	cur     atomic.Int32 // the server requests go to
+	auth    string       // the Authorization header, "" for none
 	timeout time.Duration
 }
 
-// URL is the coordinator's base URL, without credentials: fit to show.
-func (c *Client) URL() string { return c.base }
+// server is one URL of the coordinator.
+type server struct {
+	hc   *fasthttp.HostClient
+	base string // scheme://host[:port][/prefix], without a trailing slash
+}
+
+// URL is the coordinator's base URL, without credentials: fit to show
+// (several, comma-separated, for a cluster).
+func (c *Client) URL() string {
+	bases := make([]string, len(c.servers))
+	for i, s := range c.servers {
+		bases[i] = s.base
+	}
+	return strings.Join(bases, ",")
+}
 
 // New returns a client of the coordinator at baseURL, an absolute http or
 // https URL such as http://localhost:9173 (a path, if any, prefixes every
-// route). Credentials written in the URL (http://login:password@host) are
-// used when o.Login is empty; errors show the URL without its password.
+// route), or several, comma-separated: the nodes of a cluster. Requests go
+// to one of them, and move to the next when it cannot be reached or says
+// it cannot answer (503). Credentials written in a URL
+// (http://login:password@host) are used when o.Login is empty.
 func New(baseURL string, o Options) (*Client, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	c := &Client{timeout: o.Timeout}
+	for _, one := range strings.Split(baseURL, ",") {
+		s, user, err := newServer(strings.TrimSpace(one), o)
+		if err != nil {
+			return nil, err
+		}
+		if o.Login == "" && user != nil {
+			o.Login = user.Username()
+			o.Password, _ = user.Password()
+		}
+		c.servers = append(c.servers, s)
+	}
+	if o.Login != "" {
+		c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(o.Login+":"+o.Password))
+	}
+	return c, nil
+}
+
+// newServer parses one server URL; user is the credentials it holds.
+func newServer(baseURL string, o Options) (s *server, user *url.Userinfo, err error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // its message quotes the URL, password and all
 		}
-		return nil, fmt.Errorf("client: the server URL does not parse: %w", err)
+		return nil, nil, fmt.Errorf("client: the server URL does not parse: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("client: server URL %q is not an absolute http(s) URL", u.Redacted())
+		return nil, nil, fmt.Errorf("client: server URL %q is not an absolute http(s) URL", u.Redacted())
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("client: server URL %q has a query or fragment", u.Redacted())
-	}
-	if o.Login == "" && u.User != nil {
-		o.Login = u.User.Username()
-		o.Password, _ = u.User.Password()
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.MaxConns <= 0 {
-		o.MaxConns = DefaultMaxConns
+		return nil, nil, fmt.Errorf("client: server URL %q has a query or fragment", u.Redacted())
 	}
 	tls := u.Scheme == "https"
 	addr := u.Host
@@ -113,9 +146,8 @@ func New(baseURL string, o Options) (*Client, error) {
 		}
 		addr = net.JoinHostPort(u.Hostname(), port)
 	}
-	c := &Client{
-		base:    u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"),
-		timeout: o.Timeout,
+	return &server{
+		base: u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"),
 		hc: &fasthttp.HostClient{
 			Addr:                   addr,
 			IsTLS:                  tls,
@@ -128,11 +160,19 @@ func New(baseURL string, o Options) (*Client, error) {
 			DisablePathNormalizing: true, // keep %2F in /worker/:name
 			RetryIfErr:             retryStale,
 		},
-	}
-	if o.Login != "" {
-		c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(o.Login+":"+o.Password))
-	}
-	return c, nil
+	}, u.User, nil
+}
+
+// current is the server requests go to now.
+func (c *Client) current() (int, *server) {
+	i := int(c.cur.Load())
+	return i, c.servers[i]
+}
+
+// moveOn sends the next requests to the server after i, unless another
+// request has moved on already.
+func (c *Client) moveOn(i int) {
+	c.cur.CompareAndSwap(int32(i), int32((i+1)%len(c.servers)))
 }
 
 // retryStale resends a request only when its kept-alive connection turned
@@ -163,14 +203,14 @@ func (r route) String() string {
 
 const formType = "application/x-www-form-urlencoded"
 
-// request acquires a request for rt with the client's URI and credentials;
-// form (may be nil) appends its url-encoded body. The request goes to send,
-// which releases it.
-func (c *Client) request(rt route, form func([]byte) []byte) *fasthttp.Request {
+// request acquires a request for rt to server s with its URI and the
+// client's credentials; form (may be nil) appends its url-encoded body. The
+// request goes to send, which releases it.
+func (c *Client) request(s *server, rt route, form func([]byte) []byte) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
 	req.Header.SetMethod(rt.method)
 	var buf [128]byte
-	uri := append(buf[:0], c.base...)
+	uri := append(buf[:0], s.base...)
 	uri = append(uri, rt.path...)
 	if rt.hasID {
 		uri = strconv.AppendInt(uri, rt.id, 10)
@@ -197,7 +237,7 @@ func (c *Client) request(rt route, form func([]byte) []byte) *fasthttp.Request {
 // runs on its own goroutine, so that a cancellation returns at once; the
 // abandoned request then finishes (and is released) in the background, and
 // whatever the coordinator did with it stands.
-func (c *Client) send(ctx context.Context, rt route, req *fasthttp.Request) (*fasthttp.Response, error) {
+func (c *Client) send(ctx context.Context, s *server, rt route, req *fasthttp.Request) (*fasthttp.Response, error) {
 	if err := ctx.Err(); err != nil {
 		fasthttp.ReleaseRequest(req)
 		return nil, err
@@ -211,10 +251,10 @@ func (c *Client) send(ctx context.Context, rt route, req *fasthttp.Request) (*fa
 	resp := fasthttp.AcquireResponse()
 	var err error
 	if ctx.Done() == nil {
-		err = c.hc.DoDeadline(req, resp, deadline)
+		err = s.hc.DoDeadline(req, resp, deadline)
 	} else {
 		f := flightPool.Get().(*flight)
-		f.hc, f.req, f.resp, f.deadline = c.hc, req, resp, deadline
+		f.hc, f.req, f.resp, f.deadline = s.hc, req, resp, deadline
 		go f.run()
 		select {
 		case err = <-f.done:
@@ -271,8 +311,27 @@ func (f *flight) abandon() {
 
 // call sends a request and checks its answer: nil, nil for 204; the answer
 // (to release) for other 2xx; an *Error for the rest.
+//
+// With several servers, a request that could not reach its server (no
+// connection) goes to the next one at once, each server tried once; an
+// answer of 503 or any other failure moves the next requests on, and is
+// returned: a request that may have reached a server is not sent twice.
 func (c *Client) call(ctx context.Context, rt route, form func([]byte) []byte) (*fasthttp.Response, error) {
-	resp, err := c.send(ctx, rt, c.request(rt, form))
+	var resp *fasthttp.Response
+	var err error
+	for tries := 0; ; tries++ {
+		i, s := c.current()
+		resp, err = c.send(ctx, s, rt, c.request(s, rt, form))
+		if err == nil && resp.StatusCode() != fasthttp.StatusServiceUnavailable {
+			break
+		}
+		if len(c.servers) > 1 && (err == nil || IsUnavailable(err)) {
+			c.moveOn(i)
+		}
+		if err == nil || !neverSent(err) || tries+1 >= len(c.servers) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +346,13 @@ func (c *Client) call(ctx context.Context, rt route, form func([]byte) []byte) (
 	e := answerError(rt, code, resp.Body())
 	fasthttp.ReleaseResponse(resp)
 	return nil, e
+}
+
+// neverSent reports whether a failed request surely did not reach its
+// server: no connection could be made.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, fasthttp.ErrDialTimeout) || errors.As(err, &op) && op.Op == "dial"
 }
 
 // decodeError reports an answer that is not the expected JSON.

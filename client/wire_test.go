@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -317,5 +318,42 @@ func TestMaxConns(t *testing.T) {
 		if err != nil {
 			t.Fatalf("with MaxConns 1: %v", err)
 		}
+	}
+}
+
+// With several servers (the nodes of a cluster), a request that cannot
+// reach its server goes to the next at once; a server that answers 503 has
+// its answer returned, and the next request goes to the next server.
+func TestSeveralServers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close()
+	var busyHits, okHits atomic.Int32
+	busy := fakeServer(t, func(ctx *fasthttp.RequestCtx) {
+		busyHits.Add(1)
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		ctx.SetBodyString(`{"error":"no leader"}`)
+	})
+	ok := fakeServer(t, func(ctx *fasthttp.RequestCtx) {
+		okHits.Add(1)
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"id":3,"status":"processing","work_units":1}`)
+	})
+	c := newClient(t, "http://"+down+", http://"+busy+",http://"+ok, client.Options{})
+	if got := c.URL(); got != "http://"+down+",http://"+busy+",http://"+ok {
+		t.Fatalf("URL() = %q", got)
+	}
+	if _, err := c.Job(context.Background(), 3); !client.IsUnavailable(err) || busyHits.Load() != 1 {
+		t.Fatalf("the first request: %v after %d hits of the busy server; want its 503, past the closed port", err, busyHits.Load())
+	}
+	j, err := c.Job(context.Background(), 3)
+	if err != nil || j.ID != 3 || okHits.Load() != 1 || busyHits.Load() != 1 {
+		t.Fatalf("the second request: %+v %v (hits: busy %d, ok %d); want the third server's answer", j, err, busyHits.Load(), okHits.Load())
+	}
+	if _, err := client.New("http://a:1,ftp://b", client.Options{}); err == nil {
+		t.Fatal("a list with a bad URL was taken")
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/documentcloud/crowd/client"
 	"github.com/documentcloud/crowd/internal/crowdbin"
 	"github.com/documentcloud/crowd/wire"
 )
@@ -192,6 +194,22 @@ func TestClusterSurvivesTheLeadersKill(t *testing.T) {
 	t.Logf("writes answered again %v after the leader's kill", took)
 	if next := agreeOnLeader(t, nodes); next.Node == first.Node || next.Term <= first.Term {
 		t.Fatalf("after the kill GET /cluster says %+v; before, %+v", next, first)
+	}
+
+	// A client given every node's URL, the dead leader's first, moves on
+	// to a live one (as crowd worker and crowd submit do).
+	urls := []string{lead.url()}
+	for _, s := range nodes {
+		if s != lead {
+			urls = append(urls, s.url())
+		}
+	}
+	cc, err := client.New(strings.Join(urls, ","), client.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, err := cc.Job(context.Background(), job.ID); err != nil || j.ID != job.ID {
+		t.Fatalf("GET /jobs/%d with the dead leader's URL first: %+v %v", job.ID, j, err)
 	}
 
 	doc, _ := api.mustJob(t, job.ID)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -100,7 +101,7 @@ func consoleActions(ctx context.Context, cfg config.Config) map[int64]string {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ServerTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		cfg.CentralServer+"/console/jobs?filter=incomplete&per_page="+strconv.Itoa(statusJobs), nil)
+		firstServer(cfg)+"/console/jobs?filter=incomplete&per_page="+strconv.Itoa(statusJobs), nil)
 	if err != nil {
 		return nil
 	}
@@ -124,4 +125,11 @@ func consoleActions(ctx context.Context, cfg config.Config) map[int64]string {
 		actions[j.ID] = j.Action
 	}
 	return actions
+}
+
+// firstServer is the first of central_server's URLs (a cluster's nodes
+// are comma-separated; any answers for the cluster).
+func firstServer(cfg config.Config) string {
+	first, _, _ := strings.Cut(cfg.CentralServer, ",")
+	return strings.TrimRight(strings.TrimSpace(first), "/")
 }

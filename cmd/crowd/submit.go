@@ -199,7 +199,7 @@ type clientFlags struct {
 
 func addClientFlags(fs *pflag.FlagSet) *clientFlags {
 	def := config.Default()
-	fs.String("server", def.CentralServer, "the coordinator's URL (central_server)")
+	fs.String("server", def.CentralServer, "the coordinator's URL (central_server), or its cluster nodes' URLs, comma-separated")
 	cf := &clientFlags{fs: fs}
 	cf.user = fs.String("user", "", "credentials LOGIN:PASSWORD (else login and password from the config file, or CROWD_LOGIN and CROWD_PASSWORD)")
 	cf.config = newConfigFlags(fs, map[string]string{"server": "central_server"})

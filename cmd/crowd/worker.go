@@ -38,7 +38,7 @@ and it exits 1.`,
 	}
 	fs := cmd.Flags()
 	def := config.Default()
-	fs.String("server", def.CentralServer, "the coordinator's URL (central_server)")
+	fs.String("server", def.CentralServer, "the coordinator's URL (central_server), or its cluster nodes' URLs, comma-separated")
 	fs.Int("concurrency", 0, "worker slots (max_workers; 0: the number of CPUs)")
 	fs.String("actions-dir", "", "folder of exec actions (actions_path)")
 	grace := fs.String("grace", worker.DefaultGrace.String(), "how long running units may finish after SIGINT/SIGTERM (a duration, or seconds)")

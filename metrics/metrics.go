@@ -1,14 +1,17 @@
 // Package metrics exposes the coordinator to Prometheus: request latency
 // per route, the write-ahead log's fsyncs and batches, and the coordinator's
-// counts, read from its actors at each scrape.
+// counts, read from its actors at each scrape, and in cluster mode each
+// node's raft state.
 package metrics
 
 import (
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -17,6 +20,7 @@ import (
 // Metrics is the coordinator's Prometheus registry.
 type Metrics struct {
 	registry *prometheus.Registry
+	co       coordinator // the counts of the coordinator watched, if any
 	requests *prometheus.HistogramVec
 	fsync    prometheus.Histogram
 	batch    prometheus.Histogram
@@ -50,7 +54,7 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 13), // 1 .. 4096
 		}),
 	}
-	m.registry.MustRegister(m.requests, m.fsync, m.batch,
+	m.registry.MustRegister(m.requests, m.fsync, m.batch, &m.co,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -65,9 +69,14 @@ func (m *Metrics) ObserveSync(took time.Duration) { m.fsync.Observe(took.Seconds
 // ObserveBatch records the size of one batch written to the log.
 func (m *Metrics) ObserveBatch(records int) { m.batch.Observe(float64(records)) }
 
-// Watch adds the coordinator's own counts, read at each scrape.
-func (m *Metrics) Watch(co *actors.Coordinator) {
-	m.registry.MustRegister(&coordinator{co: co})
+// Watch adds the coordinator's own counts, read at each scrape; a node of a
+// cluster watches each coordinator it runs while it leads, and nil when it
+// stops leading.
+func (m *Metrics) Watch(co *actors.Coordinator) { m.co.watched.Store(co) }
+
+// WatchCluster adds a cluster node's raft state, read at each scrape.
+func (m *Metrics) WatchCluster(node func() wire.ClusterNode) {
+	m.registry.MustRegister(clusterNode(node))
 }
 
 // Handler serves the metrics in Prometheus's text format.
@@ -76,7 +85,7 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // coordinator collects the coordinator's counts from its actors.
-type coordinator struct{ co *actors.Coordinator }
+type coordinator struct{ watched atomic.Pointer[actors.Coordinator] }
 
 var (
 	jobsDesc     = prometheus.NewDesc("crowd_jobs", "Jobs by status.", []string{"status"}, nil)
@@ -109,10 +118,14 @@ func (c *coordinator) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *coordinator) Collect(ch chan<- prometheus.Metric) {
-	for _, cd := range counterDescs {
-		ch <- prometheus.MustNewConstMetric(cd.desc, prometheus.CounterValue, float64(cd.read(c.co.Counters())))
+	co := c.watched.Load()
+	if co == nil {
+		return
 	}
-	s, err := c.co.Summary()
+	for _, cd := range counterDescs {
+		ch <- prometheus.MustNewConstMetric(cd.desc, prometheus.CounterValue, float64(cd.read(co.Counters())))
+	}
+	s, err := co.Summary()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(jobsDesc, err)
 		return
@@ -130,4 +143,41 @@ func (c *coordinator) Collect(ch chan<- prometheus.Metric) {
 	if s.WAL != nil {
 		ch <- prometheus.MustNewConstMetric(walBytesDesc, prometheus.GaugeValue, float64(s.WAL.Bytes))
 	}
+}
+
+// clusterNode collects a cluster node's raft state.
+type clusterNode func() wire.ClusterNode
+
+var (
+	termDesc    = prometheus.NewDesc("crowd_cluster_term", "This node's raft term.", nil, nil)
+	commitDesc  = prometheus.NewDesc("crowd_cluster_commit_index", "The last raft entry this node knows committed.", nil, nil)
+	appliedDesc = prometheus.NewDesc("crowd_cluster_applied_index", "The last raft entry this node applied to its state.", nil, nil)
+	roleDesc    = prometheus.NewDesc("crowd_cluster_role", "1 for this node's raft role.", []string{"role"}, nil)
+	leaderDesc  = prometheus.NewDesc("crowd_cluster_leader", "1 for the leader this node knows; none while it knows none.", []string{"leader"}, nil)
+	roles       = []string{"leader", "follower", "candidate", "shutdown"}
+)
+
+func (n clusterNode) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{termDesc, commitDesc, appliedDesc, roleDesc, leaderDesc} {
+		ch <- d
+	}
+}
+
+func (n clusterNode) Collect(ch chan<- prometheus.Metric) {
+	v := n()
+	ch <- prometheus.MustNewConstMetric(termDesc, prometheus.GaugeValue, float64(v.Term))
+	ch <- prometheus.MustNewConstMetric(commitDesc, prometheus.GaugeValue, float64(v.CommitIndex))
+	ch <- prometheus.MustNewConstMetric(appliedDesc, prometheus.GaugeValue, float64(v.AppliedIndex))
+	for _, r := range roles {
+		is := 0.0
+		if r == v.Role {
+			is = 1
+		}
+		ch <- prometheus.MustNewConstMetric(roleDesc, prometheus.GaugeValue, is, r)
+	}
+	leader := v.Leader
+	if leader == "" {
+		leader = "none"
+	}
+	ch <- prometheus.MustNewConstMetric(leaderDesc, prometheus.GaugeValue, 1, leader)
 }

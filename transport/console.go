@@ -57,6 +57,9 @@ func (s *Server) summary(ctx *fasthttp.RequestCtx) {
 		unavailable(ctx, err)
 		return
 	}
+	if s.opts.Cluster != nil {
+		v.Cluster = s.opts.Cluster()
+	}
 	writeJSON(ctx, v)
 }
 

@@ -164,3 +164,7 @@ func parseID[T string | []byte](ctx *fasthttp.RequestCtx, s T, what string) (int
 	}
 	return id, true
 }
+
+// WriteError answers with code and {"error": msg}, as every route does; for
+// the cluster mode's front, which answers some requests itself.
+func WriteError(ctx *fasthttp.RequestCtx, code int, msg string) { writeError(ctx, code, msg) }

@@ -20,6 +20,7 @@ import (
 	"github.com/documentcloud/crowd/action"
 	"github.com/documentcloud/crowd/actors"
 	"github.com/documentcloud/crowd/metrics"
+	"github.com/documentcloud/crowd/wire"
 	"github.com/fasthttp/router"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
@@ -34,6 +35,9 @@ type Options struct {
 	MaxBody         int64 // request bodies above this are refused with 413
 	Logger          *slog.Logger
 	Metrics         *metrics.Metrics // when set: GET /metrics, and each route's latency
+	// Cluster, in cluster mode, reads each node's raft state for GET
+	// /status and the console's summary.
+	Cluster func() []wire.ClusterNode
 }
 
 // Server is the coordinator's HTTP server.
@@ -85,8 +89,19 @@ func New(o Options) *Server {
 	if o.Login != "" {
 		s.auth = BasicAuth(o.Login, o.Password)
 	}
-	s.srv = &fasthttp.Server{
-		Handler:                      s.handler(s.routes()),
+	s.srv = HTTPServer(s.handler(s.routes()), o)
+	return s
+}
+
+// HTTPServer is the fasthttp server crowd answers with: its timeouts and
+// bounds, and clear 4xx answers to requests it cannot read. The cluster
+// mode's front serves a node's routes with it too.
+func HTTPServer(h fasthttp.RequestHandler, o Options) *fasthttp.Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &fasthttp.Server{
+		Handler:                      h,
 		Name:                         "crowd",
 		ReadTimeout:                  60 * time.Second,
 		WriteTimeout:                 60 * time.Second,
@@ -94,11 +109,10 @@ func New(o Options) *Server {
 		ReadBufferSize:               readBufferSize,
 		MaxRequestBodySize:           int(min(o.MaxBody, int64(maxInt))),
 		DisablePreParseMultipartForm: true, // parsed in handler, once authenticated
-		ErrorHandler:                 s.requestError,
+		ErrorHandler:                 requestError(o),
 		SecureErrorLogMessage:        true, // errors do not quote the request
 		Logger:                       fasthttpLogger{o.Logger},
 	}
-	return s
 }
 
 const maxInt = int(^uint(0) >> 1)
@@ -189,7 +203,7 @@ func (s *Server) handler(r *router.Router) fasthttp.RequestHandler {
 			// Limited again once read: a compressed body can unpack past max_body.
 			if _, err := ctx.MultipartFormWithLimit(int(min(s.opts.MaxBody, int64(maxInt)))); err != nil {
 				if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-					s.requestError(ctx, err)
+					s.srv.ErrorHandler(ctx, err)
 				} else {
 					badRequest(ctx, "the multipart/form-data body is malformed")
 				}
@@ -265,21 +279,24 @@ func (s *Server) panicked(ctx *fasthttp.RequestCtx, v any) {
 // requestError answers requests fasthttp could not read. The answer
 // repeats nothing of the request: fasthttp's errors can quote it,
 // credentials included.
-func (s *Server) requestError(ctx *fasthttp.RequestCtx, err error) {
-	s.log.Debug("unreadable request", "error", err)
-	var small *fasthttp.ErrSmallBuffer
-	var timeout interface{ Timeout() bool }
-	switch {
-	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		writeError(ctx, fasthttp.StatusRequestEntityTooLarge,
-			fmt.Sprintf("request body is larger than max_body (%d bytes)", s.opts.MaxBody))
-	case errors.As(err, &small):
-		writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge,
-			fmt.Sprintf("the URL and headers are larger than %d bytes", readBufferSize))
-	case errors.As(err, &timeout) && timeout.Timeout():
-		writeError(ctx, fasthttp.StatusRequestTimeout, "request timed out")
-	default:
-		writeError(ctx, fasthttp.StatusBadRequest, "malformed HTTP request")
+// requestError answers a request fasthttp could not read.
+func requestError(o Options) func(*fasthttp.RequestCtx, error) {
+	return func(ctx *fasthttp.RequestCtx, err error) {
+		o.Logger.Debug("unreadable request", "error", err)
+		var small *fasthttp.ErrSmallBuffer
+		var timeout interface{ Timeout() bool }
+		switch {
+		case errors.Is(err, fasthttp.ErrBodyTooLarge):
+			writeError(ctx, fasthttp.StatusRequestEntityTooLarge,
+				fmt.Sprintf("request body is larger than max_body (%d bytes)", o.MaxBody))
+		case errors.As(err, &small):
+			writeError(ctx, fasthttp.StatusRequestHeaderFieldsTooLarge,
+				fmt.Sprintf("the URL and headers are larger than %d bytes", readBufferSize))
+		case errors.As(err, &timeout) && timeout.Timeout():
+			writeError(ctx, fasthttp.StatusRequestTimeout, "request timed out")
+		default:
+			writeError(ctx, fasthttp.StatusBadRequest, "malformed HTTP request")
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/documentcloud/crowd/config"
 	"github.com/documentcloud/crowd/persistence"
 	"github.com/documentcloud/crowd/transport"
+	"github.com/documentcloud/crowd/wire"
 	"github.com/documentcloud/crowd/worker"
 )
 
@@ -65,6 +66,16 @@ func TestConsoleInChromium(t *testing.T) {
 	// the console stays fast however many jobs there are. They are submitted
 	// while the script's first checks run; its check waits for them all.
 	bulk := startConsole(t, transport.Options{})
+	// A fourth is the leader of a cluster as /console/summary shows one
+	// (each node's raft state comes from the cluster mode's front; the
+	// process test of cmd/crowd checks that data, this one its display).
+	clustered := startConsole(t, transport.Options{Cluster: func() []wire.ClusterNode {
+		return []wire.ClusterNode{
+			{Node: "n0", Role: "leader", Term: 7, CommitIndex: 1234, AppliedIndex: 1234, Leader: "n0"},
+			{Node: "n1", Role: "follower", Term: 7, CommitIndex: 1230, AppliedIndex: 1229, Leader: "n0"},
+			{Node: "n2", Role: "unreachable"},
+		}
+	}})
 	nBulk := envInt(t, "CROWD_E2E_BULK_JOBS", 100000)
 	seeded := make(chan struct{})
 	go func() {
@@ -93,6 +104,7 @@ func TestConsoleInChromium(t *testing.T) {
 		"CROWD_E2E_AUTH_URL="+authed.URL,
 		"CROWD_E2E_AUTH="+e2eLogin+":"+e2ePassword,
 		"CROWD_E2E_BULK_URL="+bulk.URL,
+		"CROWD_E2E_CLUSTER_URL="+clustered.URL,
 		"CROWD_E2E_BULK_JOBS="+strconv.Itoa(nBulk),
 		"CROWD_E2E_UNIT_DELAY_MS="+strconv.FormatInt(delay.Milliseconds(), 10),
 		"CROWD_E2E_WORKERS="+strconv.Itoa(nWorkers),

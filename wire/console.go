@@ -68,6 +68,8 @@ type Summary struct {
 	// FinishedBytes.
 	JobActors     int   `json:"job_actors"`
 	FinishedBytes int64 `json:"finished_bytes"`
+	// Cluster is each node's raft state, in cluster mode only.
+	Cluster []ClusterNode `json:"cluster,omitempty"`
 }
 
 // WALSummary is the write-ahead log's state.

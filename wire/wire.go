@@ -153,6 +153,8 @@ type Status struct {
 	JobCount      int            `json:"job_count"`       // incomplete jobs, listed or not
 	JobsByStatus  map[string]int `json:"jobs_by_status"`
 	Units         UnitCounts     `json:"units"`
+	// Cluster is each node's raft state, in cluster mode only.
+	Cluster []ClusterNode `json:"cluster,omitempty"`
 }
 
 // Worker is a live worker; Status is the display status of the unit it
@@ -215,7 +217,13 @@ func (s *Status) AppendJSON(b []byte) []byte {
 	b = strconv.AppendInt(b, int64(s.Units.Leased), 10)
 	b = append(b, `,"waiting":`...)
 	b = strconv.AppendInt(b, int64(s.Units.Waiting), 10)
-	return append(b, "}}"...)
+	b = append(b, '}')
+	if len(s.Cluster) > 0 {
+		c, _ := json.Marshal(s.Cluster) // plain fields: cannot fail
+		b = append(b, `,"cluster":`...)
+		b = append(b, c...)
+	}
+	return append(b, '}')
 }
 
 // Pause is a paused action, as CloudCrowd's GET /blacklist lists it.
@@ -263,12 +271,12 @@ const MaxWait = 30 * time.Second
 // it is never forwarded to the leader.
 type ClusterNode struct {
 	Node         string        `json:"node"`
-	Role         string        `json:"role"` // leader, follower, candidate
+	Role         string        `json:"role"` // leader, follower, candidate; unreachable in /status
 	Term         uint64        `json:"term"`
 	CommitIndex  uint64        `json:"commit_index"`
 	AppliedIndex uint64        `json:"applied_index"`
-	Leader       string        `json:"leader"` // "" while there is none
-	Peers        []ClusterPeer `json:"peers"`
+	Leader       string        `json:"leader"`          // "" while there is none
+	Peers        []ClusterPeer `json:"peers,omitempty"` // in GET /cluster, not in /status
 }
 
 // ClusterPeer is a member of the cluster and its raft address.

@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"net"
 	"os/signal"
-	"strconv"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/documentcloud/crowd/action"
@@ -23,22 +21,8 @@ import (
 	"github.com/documentcloud/crowd/transport"
 	"github.com/documentcloud/crowd/wire"
 	"github.com/hashicorp/raft"
-	"github.com/valyala/fasthttp"
+	"github.com/spf13/cobra"
 )
-
-// raftAddr is the raft address of a node whose API is at api: the same
-// host, the next port.
-func raftAddr(api string) (string, error) {
-	host, port, err := net.SplitHostPort(api)
-	if err != nil {
-		return "", err
-	}
-	p, err := strconv.Atoi(port)
-	if err != nil || p <= 0 || p >= 65535 {
-		return "", fmt.Errorf("cluster: %q has no port with one after it", api)
-	}
-	return net.JoinHostPort(host, strconv.Itoa(p+1)), nil
-}
 
 // runClusterServer is runServer in cluster mode: this node is one of the
 // replicas of cfg.ClusterPeers, and runs the coordinator while it leads.
@@ -75,10 +59,11 @@ func runClusterServer(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	front := &front{node: node, self: cfg.ClusterID, apis: apis, log: log, clients: map[string]*fasthttp.HostClient{}}
+	var auth []byte
 	if l := login(cfg); l != "" {
-		front.auth = transport.BasicAuth(l, cfg.Password)
+		auth = transport.BasicAuth(l, cfg.Password)
 	}
+	front := newFront(node, cfg.ClusterID, auth, log)
 	leadCtx, stopLeading := context.WithCancel(context.Background())
 	led := make(chan struct{})
 	go func() {
@@ -90,11 +75,13 @@ func runClusterServer(ctx context.Context, cfg config.Config) error {
 				return func() {}
 			}
 			srv := transport.New(transport.Options{Coordinator: co, Catalog: catalog, Login: login(cfg),
-				Password: cfg.Password, MaxBody: cfg.MaxBody, Logger: log})
+				Password: cfg.Password, MaxBody: cfg.MaxBody, Logger: log, Metrics: front.metrics, Cluster: front.view})
+			front.metrics.Watch(co)
 			h := srv.Handler()
 			front.leading.Store(&h)
 			return func() {
 				front.leading.Store(nil)
+				front.metrics.Watch(nil)
 				srv.Drain()
 				stopping, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
@@ -110,8 +97,7 @@ func runClusterServer(ctx context.Context, cfg config.Config) error {
 		stopLeading()
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := &fasthttp.Server{Handler: front.handle, Name: "crowd", ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second,
-		IdleTimeout: 120 * time.Second, MaxRequestBodySize: int(min(cfg.MaxBody, int64(maxInt))), DisablePreParseMultipartForm: true}
+	hs := transport.HTTPServer(front.handle, transport.Options{MaxBody: cfg.MaxBody, Logger: log})
 	log.Info("crowd cluster node listening", "addr", ln.Addr().String(), "raft", self, "peers", len(peers))
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -130,101 +116,70 @@ func runClusterServer(ctx context.Context, cfg config.Config) error {
 	return err
 }
 
-const maxInt = int(^uint(0) >> 1)
-
-// front answers a node's HTTP requests: with the coordinator's routes while
-// the node leads; otherwise it forwards them to the leader and answers with
-// the leader's answer, so that a client with one URL can use any node, or
-// answers 503 while there is no leader. GET /heartbeat answers on every
-// live node.
-type front struct {
-	node    *cluster.Node
-	self    string
-	apis    map[string]string // each peer's API address
-	log     *slog.Logger
-	auth    []byte // the expected Authorization header; nil when auth is off
-	leading atomic.Pointer[fasthttp.RequestHandler]
-
-	mu      sync.Mutex
-	clients map[string]*fasthttp.HostClient
+// clusterCommand is `crowd cluster`: a cluster's members, and adding and
+// removing them.
+func clusterCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Show a cluster's nodes, add one or remove one",
+		Long: `Show the raft state of each node of a cluster (cluster mode), as the node the
+client reaches sees them; add a node, started beforehand with its own
+--cluster-id and without --cluster-bootstrap; remove a node, then stop it.
+Any node takes the request: a follower forwards it to the leader.`,
+		Args: cobra.NoArgs,
+	}
+	show := &cobra.Command{Use: "show", Short: "Print each node's role, term, commit and applied index", Args: cobra.NoArgs}
+	join := &cobra.Command{Use: "join ID=HOST:PORT", Short: "Add a node (its API address; raft on the next port) as a voter", Args: cobra.ExactArgs(1)}
+	remove := &cobra.Command{Use: "remove ID", Short: "Remove a node from the cluster", Args: cobra.ExactArgs(1)}
+	for _, sub := range []*cobra.Command{show, join, remove} {
+		cc := addClientFlags(sub.Flags())
+		sub.SetFlagErrorFunc(func(c *cobra.Command, err error) error { usageExit(c, err); return nil })
+		sub.RunE = func(cmd *cobra.Command, args []string) error {
+			c, _, err := cc.client(cmd)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			switch sub {
+			case join:
+				id, api, ok := strings.Cut(args[0], "=")
+				if !ok || id == "" {
+					usageExit(cmd, fmt.Errorf("%q is not ID=HOST:PORT", args[0]))
+				}
+				_, err = c.AddNode(ctx, id, api)
+			case remove:
+				_, err = c.RemoveNode(ctx, args[0])
+			}
+			if err != nil {
+				return err
+			}
+			st, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			printCluster(cmd.OutOrStdout(), st.Cluster)
+			return nil
+		}
+		cmd.AddCommand(sub)
+	}
+	return cmd
 }
 
-// forwardedHeader marks a request one node passed to another, which does
-// not pass it on again: two nodes that each take the other for the leader
-// (during an election) must not bounce a request between them.
-const forwardedHeader = "X-Crowd-Forwarded"
-
-func (f *front) handle(ctx *fasthttp.RequestCtx) {
-	local := string(ctx.Path()) == "/cluster" || string(ctx.Path()) == "/heartbeat"
-	if local && !transport.Authorized(ctx, f.auth) {
+// printCluster writes the nodes' table of `crowd cluster` and `crowd status`.
+func printCluster(out io.Writer, nodes []wire.ClusterNode) {
+	if len(nodes) == 0 {
+		fmt.Fprintln(out, "this coordinator is a single node, not a cluster")
 		return
 	}
-	if string(ctx.Path()) == "/cluster" { // every node answers for itself
-		f.clusterNode(ctx)
-		return
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tTERM\tCOMMIT\tAPPLIED\tLEADER")
+	for _, n := range nodes {
+		leader := n.Leader
+		if leader == "" {
+			leader = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", n.Node, n.Role, n.Term, n.CommitIndex, n.AppliedIndex, leader)
 	}
-	if h := f.leading.Load(); h != nil {
-		(*h)(ctx)
-		return
-	}
-	if string(ctx.Path()) == "/heartbeat" {
-		ctx.SetContentType("text/plain; charset=utf-8")
-		ctx.SetBodyString("buh-bump")
-		return
-	}
-	st := f.node.Status()
-	api, known := f.apis[st.LeaderID]
-	if !known || st.LeaderID == f.self || len(ctx.Request.Header.Peek(forwardedHeader)) > 0 {
-		noLeader(ctx)
-		return
-	}
-	ctx.Request.Header.Set(forwardedHeader, f.self)
-	if err := f.client(api).Do(&ctx.Request, &ctx.Response); err != nil {
-		f.log.Warn("cluster: forwarding to the leader", "leader", st.LeaderID, "err", err)
-		ctx.Response.Reset()
-		noLeader(ctx)
-	}
-}
-
-// clusterNode is GET /cluster: this node's raft state and the members.
-func (f *front) clusterNode(ctx *fasthttp.RequestCtx) {
-	if !ctx.IsGet() && !ctx.IsHead() {
-		ctx.SetStatusCode(fasthttp.StatusMethodNotAllowed)
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"error":"method not allowed on this route"}`)
-		return
-	}
-	st := f.node.Status()
-	v := wire.ClusterNode{Node: st.ID, Role: st.Role, Term: st.Term, CommitIndex: st.CommitIndex,
-		AppliedIndex: st.Applied, Leader: st.LeaderID, Peers: []wire.ClusterPeer{}}
-	peers, err := f.node.Peers()
-	if err != nil {
-		f.log.Warn("cluster: reading the members", "err", err)
-	}
-	for _, p := range peers {
-		v.Peers = append(v.Peers, wire.ClusterPeer{Node: p.ID, Raft: p.Addr})
-	}
-	body, _ := json.Marshal(v) // plain fields: cannot fail
-	ctx.SetContentType("application/json")
-	ctx.SetBody(body)
-}
-
-func noLeader(ctx *fasthttp.RequestCtx) {
-	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-	ctx.Response.Header.Set("Retry-After", "1")
-	ctx.SetContentType("application/json")
-	ctx.SetBodyString(`{"error":"this node does not lead and knows no leader; try again shortly"}`)
-}
-
-// client is the connection pool to a leader's API.
-func (f *front) client(addr string) *fasthttp.HostClient {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	hc := f.clients[addr]
-	if hc == nil {
-		// A held POST /work waits up to 30 s at the leader.
-		hc = &fasthttp.HostClient{Addr: addr, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second}
-		f.clients[addr] = hc
-	}
-	return hc
+	tw.Flush()
 }

@@ -158,6 +158,7 @@ func TestClusterSurvivesTheLeadersKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkClusterViews(t, nodes, api, first)
 	u, err := api.fetchWork("w1", gm)
 	if err != nil || u == nil {
 		t.Fatalf("POST /work through a follower: %v %v", u, err)
@@ -237,6 +238,56 @@ func TestClusterSurvivesTheLeadersKill(t *testing.T) {
 	for i, in := range inputs {
 		if doc.Outputs[i] != in+"-done" {
 			t.Fatalf("outputs after the failover: %s", raw)
+		}
+	}
+}
+
+// checkClusterViews checks that /status and the console's summary (through
+// api) list the three nodes with lead's term and one leader, lead, and that
+// each node's /metrics gives its own role.
+func checkClusterViews(t *testing.T, nodes []*server, api *apiClient, lead wire.ClusterNode) {
+	t.Helper()
+	for _, path := range []string{"/status", "/console/summary"} {
+		code, body, err := api.do("GET", path, nil)
+		if err != nil || code != 200 {
+			t.Fatalf("GET %s = %d %v %s", path, code, err, body)
+		}
+		v, err := decode[struct{ Cluster []wire.ClusterNode }]("GET", path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roles := map[string]int{}
+		for _, n := range v.Cluster {
+			roles[n.Role]++
+			if n.Term != lead.Term || n.Leader != lead.Node || (n.Role == "leader") != (n.Node == lead.Node) {
+				t.Errorf("GET %s: node %+v; the leader is %s in term %d", path, n, lead.Node, lead.Term)
+			}
+		}
+		if len(v.Cluster) != 3 || roles["leader"] != 1 || roles["follower"] != 2 {
+			t.Fatalf("GET %s: cluster %s", path, body)
+		}
+	}
+	for _, s := range nodes {
+		c := newAPIClient(s.url())
+		code, body, err := c.do("GET", "/metrics", nil)
+		c.close()
+		if err != nil || code != 200 {
+			t.Fatalf("%s: GET /metrics = %d %v", s.name, code, err)
+		}
+		role, leads := "follower", strings.HasSuffix(s.name, lead.Node)
+		if leads {
+			role = "leader"
+		}
+		text := string(body)
+		for _, want := range []string{`crowd_cluster_role{role="` + role + `"} 1`, `crowd_cluster_leader{leader="` + lead.Node + `"} 1`,
+			fmt.Sprintf("crowd_cluster_term %d", lead.Term), "crowd_cluster_commit_index "} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: GET /metrics has no %q", s.name, want)
+			}
+		}
+		// The coordinator's counts are the leader's: a follower runs none.
+		if has := strings.Contains(text, "crowd_jobs_created_total"); has != leads {
+			t.Errorf("%s (%s): GET /metrics shows the coordinator's counts: %v", s.name, role, has)
 		}
 	}
 }

@@ -20,7 +20,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCommand(), versionCommand(), workerCommand(), submitCommand(), statusCommand(), cleanupCommand(), benchCommand())
+	root.AddCommand(serverCommand(), versionCommand(), workerCommand(), submitCommand(), statusCommand(), clusterCommand(), cleanupCommand(), benchCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "crowd:", err)
 		os.Exit(1)

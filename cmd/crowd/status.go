@@ -92,6 +92,10 @@ func printStatus(out io.Writer, st wire.Status, actions map[int64]string) {
 		}
 	}
 	tw.Flush()
+	if len(st.Cluster) > 0 {
+		fmt.Fprintln(out)
+		printCluster(out, st.Cluster)
+	}
 }
 
 // consoleActions asks the console API (GET /console/jobs) for the actions

@@ -13,6 +13,7 @@
 //   CROWD_E2E_WORKERS        how many workers run
 //   CROWD_E2E_RETRIES        attempts per unit
 //   CROWD_E2E_BULK_URL       a third coordinator, with CROWD_E2E_BULK_JOBS jobs and no workers
+//   CROWD_E2E_CLUSTER_URL    a fourth, whose summary carries a cluster's three nodes
 //   CROWD_E2E_ONLY           a regexp: run only the checks whose names match
 //
 // The checks, in order (each prints "ok" or "FAIL" with the reason; the
@@ -37,7 +38,9 @@
 //      credentials, and work with them
 //  12. with 100,000 jobs, the page fills, counts them, pages to the last of
 //      them quickly, and no poll moves more than a small page of data
-//  13. no console error, page error or dialog happened outside the moments
+//  13. a cluster's nodes show in the counters with their role, term and
+//      commit index; a single coordinator shows none
+//  14. no console error, page error or dialog happened outside the moments
 //      where the test caused network errors on purpose
 import {chromium} from 'playwright-core';
 import fs from 'node:fs/promises';
@@ -58,6 +61,7 @@ const DELAY = Number(env.CROWD_E2E_UNIT_DELAY_MS || 400);
 const WORKERS = Number(env.CROWD_E2E_WORKERS || 4);
 const RETRIES = Number(env.CROWD_E2E_RETRIES || 2);
 const BULK_URL = env.CROWD_E2E_BULK_URL && env.CROWD_E2E_BULK_URL.replace(/\/*$/, '/');
+const CLUSTER_URL = env.CROWD_E2E_CLUSTER_URL && env.CROWD_E2E_CLUSTER_URL.replace(/\/*$/, '/');
 const BULK_JOBS = Number(env.CROWD_E2E_BULK_JOBS || 0);
 const ONLY = env.CROWD_E2E_ONLY ? new RegExp(env.CROWD_E2E_ONLY) : null;
 
@@ -596,6 +600,28 @@ async function main() {
       if (first > 5000 || last > 5000) fail(`too slow: first page ${first} ms, last page ${last} ms`);
       if (biggest.bytes > 256 * 1024) fail(`a poll moved ${fmt(biggest.bytes)} bytes: ${biggest.url}`);
       await shot(p, 'many-jobs', false);
+    } finally {
+      await p.close();
+    }
+  });
+
+  await check("a cluster's nodes show with their role, term and commit index", async () => {
+    if (!CLUSTER_URL) fail('CROWD_E2E_CLUSTER_URL is not set: the Go test provides it');
+    if (!(await page.$eval('#cluster', (e) => e.hidden))) fail('a single coordinator shows a cluster');
+    const p = await context.newPage();
+    watch(p, 'console page of a cluster');
+    try {
+      await p.goto(CLUSTER_URL);
+      await waitLive(p);
+      await waitFor('three nodes in the counters', async () => (await p.$$('#cluster .counter.node')).length === 3, 10000);
+      const nodes = await p.$$eval('#cluster .counter.node', (ns) => ns.map((n) => ({role: n.dataset.role, text: n.textContent})));
+      const want = [
+        {role: 'leader', text: 'leadern0 · term 7 · commit 1,234'},
+        {role: 'follower', text: 'followern1 · term 7 · commit 1,230'},
+        {role: 'unreachable', text: 'unreachablen2'},
+      ];
+      if (JSON.stringify(nodes) !== JSON.stringify(want)) fail(`the nodes show as ${JSON.stringify(nodes)}, want ${JSON.stringify(want)}`);
+      await shot(p, 'cluster', false);
     } finally {
       await p.close();
     }

@@ -240,6 +240,26 @@ async function loadSummary() {
   state.summary = s;
   if (s.time) state.serverOffset = s.time - Date.now() / 1000;
   renderCounters(s);
+  renderCluster(s.cluster);
+}
+
+// renderCluster shows each node of a cluster (cluster mode): its raft
+// role, term and commit index. A single coordinator has none.
+function renderCluster(nodes) {
+  const group = $('#cluster');
+  group.hidden = !nodes || nodes.length === 0;
+  if (group.hidden) return;
+  const box = group.querySelector('.cluster-nodes') || group.appendChild(el('div', {className: 'cluster-nodes'}));
+  syncList(box, nodes, (n) => n.node,
+    () => el('div', {className: 'counter node'}, el('b'), el('span')),
+    (div, n) => {
+      div.dataset.role = n.role;
+      setText(div.querySelector('b'), n.role);
+      setText(div.querySelector('span'), n.role === 'unreachable' ? n.node : `${n.node} · term ${n.term} · commit ${fmtInt(n.commit_index)}`);
+      div.title = n.role === 'unreachable'
+        ? `${n.node} did not answer`
+        : `${n.node}: ${n.role}, term ${n.term}\ncommit index ${fmtInt(n.commit_index)}, applied ${fmtInt(n.applied_index)}\nleader ${n.leader || 'none'}`;
+    });
 }
 
 function renderCounters(s) {

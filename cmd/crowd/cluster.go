@@ -141,24 +141,33 @@ Any node takes the request: a follower forwards it to the leader.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			var v wire.ClusterNode
 			switch sub {
+			case show:
+				st, err := c.Status(ctx)
+				if err != nil {
+					return err
+				}
+				printCluster(cmd.OutOrStdout(), st.Cluster)
+				return nil
 			case join:
 				id, api, ok := strings.Cut(args[0], "=")
 				if !ok || id == "" {
 					usageExit(cmd, fmt.Errorf("%q is not ID=HOST:PORT", args[0]))
 				}
-				_, err = c.AddNode(ctx, id, api)
+				v, err = c.AddNode(ctx, id, api)
 			case remove:
-				_, err = c.RemoveNode(ctx, args[0])
+				v, err = c.RemoveNode(ctx, args[0])
 			}
 			if err != nil {
 				return err
 			}
-			st, err := c.Status(ctx)
-			if err != nil {
-				return err
+			// The leader's members once the change is committed (a removed
+			// leader steps down after it: /status may have no leader yet).
+			fmt.Fprintln(cmd.OutOrStdout(), "MEMBER\tRAFT")
+			for _, p := range v.Peers {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", p.Node, p.Raft)
 			}
-			printCluster(cmd.OutOrStdout(), st.Cluster)
 			return nil
 		}
 		cmd.AddCommand(sub)

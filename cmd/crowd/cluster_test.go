@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,12 +84,14 @@ func leaderOf(t *testing.T, nodes []*server) *server {
 }
 
 // agreeOnLeader waits until every live node's GET /cluster names the same
-// leader, which says it leads, and returns that view.
+// leader, which says it leads, and the live nodes are the members; it
+// returns the leader's view.
 func agreeOnLeader(t *testing.T, nodes []*server) wire.ClusterNode {
 	t.Helper()
 	var views []wire.ClusterNode
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		views = views[:0]
+		live := 0
 		for _, s := range nodes {
 			if s.exited() {
 				continue
@@ -104,10 +107,11 @@ func agreeOnLeader(t *testing.T, nodes []*server) wire.ClusterNode {
 				t.Fatal(err)
 			}
 			views = append(views, v)
+			live++
 		}
 		leaders, agreed := 0, views[0].Leader != ""
 		for _, v := range views {
-			agreed = agreed && v.Leader == views[0].Leader && v.Term == views[0].Term && len(v.Peers) == 3
+			agreed = agreed && v.Leader == views[0].Leader && v.Term == views[0].Term && len(v.Peers) == live
 			if v.Role == "leader" {
 				leaders++
 			}
@@ -146,18 +150,7 @@ func TestClusterSurvivesTheLeadersKill(t *testing.T) {
 	api := newAPIClient(follower.url()) // through a follower: forwarded
 	defer api.close()
 	inputs := []string{"a", "b", "c", "d", "e", "f"}
-	var job jobDoc
-	var err error
-	// The follower may not have heard from the new leader yet: it answers
-	// 503 with Retry-After until it has.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if job, _, err = api.submit(gm, inputs); err == nil || !isStatusError(err) || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	job := submitToCluster(t, api, inputs)
 	checkClusterViews(t, nodes, api, first)
 	u, err := api.fetchWork("w1", gm)
 	if err != nil || u == nil {
@@ -289,5 +282,116 @@ func checkClusterViews(t *testing.T, nodes []*server, api *apiClient, lead wire.
 		if has := strings.Contains(text, "crowd_jobs_created_total"); has != leads {
 			t.Errorf("%s (%s): GET /metrics shows the coordinator's counts: %v", s.name, role, has)
 		}
+	}
+}
+
+// submitToCluster submits a job through api, trying again while the node
+// answers 503 (it has not heard from a new leader yet, or the leader's
+// coordinator is starting).
+func submitToCluster(t *testing.T, api *apiClient, inputs []string) jobDoc {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		job, _, err := api.submit(gm, inputs)
+		if err == nil {
+			return job
+		}
+		if !isStatusError(err) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runCrowd runs a crowd command and returns its output; it fails the test
+// unless the command exits 0.
+func runCrowd(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(crowdbin.Path(t), args...)
+	cmd.Env = crowdbin.Env()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("crowd %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// A node is added with crowd cluster join and catches up; the leader is
+// removed with crowd cluster remove, and the three left lead on with every
+// job.
+func TestClusterJoinAndRemove(t *testing.T) {
+	nodes := startCluster(t, 3)
+	agreeOnLeader(t, nodes)
+	follower := nodes[1]
+	api := newAPIClient(follower.url())
+	defer api.close()
+	before := submitToCluster(t, api, []string{"a", "b"})
+
+	addr := clusterAddrs(t, 1)[0]
+	n3 := launchServer(t, "node n3", filepath.Join(t.TempDir(), "3"), addr,
+		serverConfig{args: []string{"--cluster-id", "n3", "--cluster-peers", "n3=" + addr}})
+	if err := n3.waitReady(); err != nil {
+		t.Fatal(err)
+	}
+	out := runCrowd(t, "cluster", "join", "n3="+addr, "--server", follower.url())
+	if !strings.Contains(out, "n3") {
+		t.Fatalf("crowd cluster join printed no n3:\n%s", out)
+	}
+	nodes = append(nodes, n3)
+	lead := agreeOnLeader(t, nodes) // four members, n3 among them
+	// n3 has the log: it applies up to where the leader had committed.
+	c3 := newAPIClient(n3.url())
+	defer c3.close()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body, err := c3.do("GET", "/cluster", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := decode[wire.ClusterNode]("GET", "/cluster", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.AppliedIndex >= lead.CommitIndex {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n3 applied %d of the leader's %d entries", v.AppliedIndex, lead.CommitIndex)
+		}
+	}
+
+	// Remove the leader itself, through the new node (forwarded).
+	out = runCrowd(t, "cluster", "remove", lead.Node, "--server", n3.url())
+	var removed *server
+	for _, s := range nodes {
+		if strings.HasSuffix(s.name, lead.Node) {
+			removed = s
+		}
+	}
+	removed.stopOK()
+	next := agreeOnLeader(t, nodes) // three members, the three live
+	if next.Node == lead.Node {
+		t.Fatalf("the removed node %s still leads: %+v", lead.Node, next)
+	}
+	for _, p := range next.Peers {
+		if p.Node == lead.Node {
+			t.Fatalf("%s is still a member after crowd cluster remove (it printed %s): %+v", lead.Node, out, next)
+		}
+	}
+	// The jobs are all there, and the cluster takes new ones.
+	submitToCluster(t, c3, []string{"c"})
+	drained := 0
+	for u, err := c3.fetchWork("w", gm); u != nil; u, err = c3.completeUnit(u.ID, "w", gm, u.Input+"-done") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		drained++
+	}
+	if drained != 3 {
+		t.Fatalf("drained %d units after the changes, want 3", drained)
+	}
+	doc, raw, err := c3.waitComplete(before.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc.Outputs[0] != "a-done" || doc.Outputs[1] != "b-done" {
+		t.Fatalf("job %d after the changes: %s", before.ID, raw)
 	}
 }

@@ -85,7 +85,9 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // coordinator collects the coordinator's counts from its actors.
-type coordinator struct{ watched atomic.Pointer[actors.Coordinator] }
+type coordinator struct {
+	watched atomic.Pointer[actors.Coordinator]
+}
 
 var (
 	jobsDesc     = prometheus.NewDesc("crowd_jobs", "Jobs by status.", []string{"status"}, nil)

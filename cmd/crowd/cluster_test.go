@@ -84,14 +84,13 @@ func leaderOf(t *testing.T, nodes []*server) *server {
 }
 
 // agreeOnLeader waits until every live node's GET /cluster names the same
-// leader, which says it leads, and the live nodes are the members; it
-// returns the leader's view.
-func agreeOnLeader(t *testing.T, nodes []*server) wire.ClusterNode {
+// leader, which says it leads, and members members; it returns the
+// leader's view.
+func agreeOnLeader(t *testing.T, nodes []*server, members int) wire.ClusterNode {
 	t.Helper()
 	var views []wire.ClusterNode
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		views = views[:0]
-		live := 0
 		for _, s := range nodes {
 			if s.exited() {
 				continue
@@ -107,11 +106,10 @@ func agreeOnLeader(t *testing.T, nodes []*server) wire.ClusterNode {
 				t.Fatal(err)
 			}
 			views = append(views, v)
-			live++
 		}
 		leaders, agreed := 0, views[0].Leader != ""
 		for _, v := range views {
-			agreed = agreed && v.Leader == views[0].Leader && v.Term == views[0].Term && len(v.Peers) == live
+			agreed = agreed && v.Leader == views[0].Leader && v.Term == views[0].Term && len(v.Peers) == members
 			if v.Role == "leader" {
 				leaders++
 			}
@@ -136,7 +134,7 @@ func agreeOnLeader(t *testing.T, nodes []*server) wire.ClusterNode {
 func TestClusterSurvivesTheLeadersKill(t *testing.T) {
 	nodes := startCluster(t, 3)
 	lead := leaderOf(t, nodes)
-	first := agreeOnLeader(t, nodes)
+	first := agreeOnLeader(t, nodes, 3)
 	if !strings.HasSuffix(lead.name, first.Node) {
 		t.Fatalf("GET /cluster names %s the leader, the logs %s", first.Node, lead.name)
 	}
@@ -186,7 +184,7 @@ func TestClusterSurvivesTheLeadersKill(t *testing.T) {
 		t.Errorf("the survivors took writes %v after the kill; want within 5 s", took)
 	}
 	t.Logf("writes answered again %v after the leader's kill", took)
-	if next := agreeOnLeader(t, nodes); next.Node == first.Node || next.Term <= first.Term {
+	if next := agreeOnLeader(t, nodes, 3); next.Node == first.Node || next.Term <= first.Term {
 		t.Fatalf("after the kill GET /cluster says %+v; before, %+v", next, first)
 	}
 
@@ -319,7 +317,7 @@ func runCrowd(t *testing.T, args ...string) string {
 // job.
 func TestClusterJoinAndRemove(t *testing.T) {
 	nodes := startCluster(t, 3)
-	agreeOnLeader(t, nodes)
+	agreeOnLeader(t, nodes, 3)
 	follower := nodes[1]
 	api := newAPIClient(follower.url())
 	defer api.close()
@@ -336,7 +334,7 @@ func TestClusterJoinAndRemove(t *testing.T) {
 		t.Fatalf("crowd cluster join printed no n3:\n%s", out)
 	}
 	nodes = append(nodes, n3)
-	lead := agreeOnLeader(t, nodes) // four members, n3 among them
+	lead := agreeOnLeader(t, nodes, 4)
 	// n3 has the log: it applies up to where the leader had committed.
 	c3 := newAPIClient(n3.url())
 	defer c3.close()
@@ -366,7 +364,7 @@ func TestClusterJoinAndRemove(t *testing.T) {
 		}
 	}
 	removed.stopOK()
-	next := agreeOnLeader(t, nodes) // three members, the three live
+	next := agreeOnLeader(t, nodes, 3)
 	if next.Node == lead.Node {
 		t.Fatalf("the removed node %s still leads: %+v", lead.Node, next)
 	}

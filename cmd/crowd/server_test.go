@@ -40,6 +40,7 @@ type server struct {
 	name    string // for messages: "life 3"
 	dataDir string
 	addr    string
+	sc      serverConfig
 	cmd     *exec.Cmd
 	log     *crowdbin.Output // its stdout and stderr
 	done    chan struct{}
@@ -82,7 +83,7 @@ func launchServer(t testing.TB, name, dataDir, addr string, sc serverConfig) *se
 		"CROWD_LOCAL_STORAGE_PATH="+filepath.Join(work, "storage"),
 		"CROWD_TEMP_STORAGE_PATH="+filepath.Join(work, "tmp"))
 	cmd.Env = append(cmd.Env, sc.env...)
-	s := &server{t: t, name: name, dataDir: dataDir, addr: addr, cmd: cmd, log: &crowdbin.Output{}, done: make(chan struct{})}
+	s := &server{t: t, name: name, dataDir: dataDir, addr: addr, sc: sc, cmd: cmd, log: &crowdbin.Output{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("%s: start: %v", name, err)
@@ -100,6 +101,13 @@ func launchServer(t testing.TB, name, dataDir, addr string, sc serverConfig) *se
 		}
 	})
 	return s
+}
+
+// relaunch starts the server again on its data dir and address, with its
+// flags, once it has exited.
+func (s *server) relaunch() *server {
+	s.t.Helper()
+	return launchServer(s.t, s.name, s.dataDir, s.addr, s.sc)
 }
 
 const logTail = 16 << 10

@@ -35,9 +35,10 @@ fmt-check:
 unit:
 	CROWD_REQUIRE_TOOLS=1 CROWD_REQUIRE_S3=1 CROWD_REQUIRE_BROWSER=1 $(GO) test -race -count=1 ./...
 
-# The long versions: 25 rounds of kill -9, compaction over 1,000,000 units.
+# The long versions: 25 rounds of kill -9, compaction over 1,000,000 units,
+# 20 rounds of a cluster's leader killed under load.
 test-long:
-	CROWD_LONG=1 $(GO) test -count=1 -run 'CrashRecovery|Compaction' ./cmd/crowd ./actors
+	CROWD_LONG=1 $(GO) test -count=1 -run 'CrashRecovery|Compaction|ClusterKillsUnderLoad' ./cmd/crowd ./actors
 
 # crowd next to its peers and the bare fasthttp ceiling, quick version
 # (bin/crowd bench --full for the issue's sizes; bench/README.md).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/documentcloud/crowd/actors"
 	"github.com/documentcloud/crowd/persistence"
@@ -17,6 +18,9 @@ type FSM struct {
 	mu      sync.Mutex
 	state   *actors.State
 	applied uint64 // the index of the last entry applied
+	// restores counts the snapshots the state was restored from: at start,
+	// and each one a leader sent because this node was too far behind.
+	restores atomic.Uint64
 }
 
 // NewFSM returns the state machine of an empty coordinator.
@@ -67,6 +71,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.state = s
 	f.mu.Unlock()
+	f.restores.Add(1)
 	return nil
 }
 

@@ -32,6 +32,7 @@ type Options struct {
 	// Raft's timing and snapshots; zero takes raft's defaults.
 	HeartbeatTimeout, ElectionTimeout time.Duration
 	SnapshotThreshold, TrailingLogs   uint64
+	SnapshotInterval                  time.Duration
 }
 
 // Node is one running member of the cluster.
@@ -92,6 +93,9 @@ func Open(o Options) (*Node, error) {
 	}
 	if o.TrailingLogs > 0 {
 		c.TrailingLogs = o.TrailingLogs
+	}
+	if o.SnapshotInterval > 0 {
+		c.SnapshotInterval = o.SnapshotInterval
 	}
 	if n.raft, err = raft.NewRaft(c, n.fsm, n.rlog, n.rlog, snaps, n.tr); err != nil {
 		return fail(fmt.Errorf("cluster: starting raft: %w", err))
@@ -197,13 +201,15 @@ type Status struct {
 	Applied     uint64 // the last entry applied to the state
 	LeaderID    string // "" while there is no leader
 	LeaderAddr  string // its raft address
+	Restores    uint64 // snapshots the state was restored from (FSM.Restore)
 }
 
 // Status reads the node's raft state now.
 func (n *Node) Status() Status {
 	addr, id := n.raft.LeaderWithID()
 	return Status{ID: n.o.ID, Role: strings.ToLower(n.raft.State().String()), Term: n.raft.CurrentTerm(),
-		CommitIndex: n.raft.CommitIndex(), Applied: n.raft.AppliedIndex(), LeaderID: string(id), LeaderAddr: string(addr)}
+		CommitIndex: n.raft.CommitIndex(), Applied: n.raft.AppliedIndex(), LeaderID: string(id), LeaderAddr: string(addr),
+		Restores: n.fsm.restores.Load()}
 }
 
 // Close stops raft and releases the node's log and address.

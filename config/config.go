@@ -54,6 +54,13 @@ type Config struct {
 	ClusterID        string   // cluster_id: this node's id among ClusterPeers
 	ClusterPeers     []string // cluster_peers: id=host:port, each node's API address; raft uses the port after it
 	ClusterBootstrap bool     // cluster_bootstrap: form the cluster of ClusterPeers (first start; ignored after)
+	// A node snapshots its state once cluster_snapshot_entries entries
+	// came after its last snapshot (checked every cluster_snapshot_interval)
+	// and keeps that many entries behind it for followers that lag; one
+	// further behind catches up from the snapshot. 0 takes raft's
+	// defaults (8192 entries, 120 s).
+	ClusterSnapshotEntries  int
+	ClusterSnapshotInterval time.Duration
 }
 
 // Default returns the settings used when nothing else is given.
@@ -127,6 +134,8 @@ var keys = []key{
 	{"cluster_id", func(c *Config) any { return &c.ClusterID }},
 	{"cluster_peers", func(c *Config) any { return &c.ClusterPeers }},
 	{"cluster_bootstrap", func(c *Config) any { return &c.ClusterBootstrap }},
+	{"cluster_snapshot_entries", func(c *Config) any { return &c.ClusterSnapshotEntries }},
+	{"cluster_snapshot_interval", func(c *Config) any { return &c.ClusterSnapshotInterval }},
 }
 
 func lookupKey(name string) (key, bool) {
@@ -372,6 +381,9 @@ func (c Config) Validate() error {
 		if _, ok := peers[c.ClusterID]; !ok {
 			return fmt.Errorf("config: cluster_peers: no peer is cluster_id %q", c.ClusterID)
 		}
+	}
+	if c.ClusterSnapshotEntries < 0 || c.ClusterSnapshotInterval < 0 {
+		return errors.New("config: cluster_snapshot_entries and cluster_snapshot_interval must not be negative")
 	}
 	return nil
 }

@@ -270,13 +270,17 @@ const MaxWait = 30 * time.Second
 // that node knows of itself and the cluster. Every node answers it itself;
 // it is never forwarded to the leader.
 type ClusterNode struct {
-	Node         string        `json:"node"`
-	Role         string        `json:"role"` // leader, follower, candidate; unreachable in /status
-	Term         uint64        `json:"term"`
-	CommitIndex  uint64        `json:"commit_index"`
-	AppliedIndex uint64        `json:"applied_index"`
-	Leader       string        `json:"leader"`          // "" while there is none
-	Peers        []ClusterPeer `json:"peers,omitempty"` // in GET /cluster, not in /status
+	Node         string `json:"node"`
+	Role         string `json:"role"` // leader, follower, candidate; unreachable in /status
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Leader       string `json:"leader"` // "" while there is none
+	// SnapshotRestores counts the snapshots the node's state was restored
+	// from: at its start, and each one the leader sent it because it had
+	// fallen too far behind.
+	SnapshotRestores uint64        `json:"snapshot_restores"`
+	Peers            []ClusterPeer `json:"peers,omitempty"` // in GET /cluster, not in /status
 }
 
 // ClusterPeer is a member of the cluster and its raft address.

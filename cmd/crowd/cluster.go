@@ -45,7 +45,9 @@ func runClusterServer(ctx context.Context, cfg config.Config) error {
 		peers = append(peers, cluster.Peer{ID: id, Addr: addr})
 	}
 	self, _ := raftAddr(apis[cfg.ClusterID]) // Validate checked it is there
-	node, err := cluster.Open(cluster.Options{ID: cfg.ClusterID, Addr: self, Dir: cfg.DataDir, Logger: log})
+	node, err := cluster.Open(cluster.Options{ID: cfg.ClusterID, Addr: self, Dir: cfg.DataDir, Logger: log,
+		SnapshotThreshold: uint64(cfg.ClusterSnapshotEntries), TrailingLogs: uint64(cfg.ClusterSnapshotEntries),
+		SnapshotInterval: cfg.ClusterSnapshotInterval})
 	if err != nil {
 		return err
 	}

@@ -161,7 +161,7 @@ func writeJSON(ctx *fasthttp.RequestCtx, v any) {
 func (f *front) own(withPeers bool) wire.ClusterNode {
 	st := f.node.Status()
 	v := wire.ClusterNode{Node: st.ID, Role: st.Role, Term: st.Term, CommitIndex: st.CommitIndex,
-		AppliedIndex: st.Applied, Leader: st.LeaderID}
+		AppliedIndex: st.Applied, Leader: st.LeaderID, SnapshotRestores: st.Restores}
 	if !withPeers {
 		return v
 	}

@@ -313,7 +313,8 @@ func buildCrowd(t *testing.T) string {
 	return bin
 }
 
-// A short burn-down of crowd (group commit) and of the ceiling at C=16.
+// A short burn-down of crowd (group commit), of a crowd cluster of three
+// nodes and of the ceiling at C=16.
 func TestSmokeBurnDown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the coordinator")
@@ -322,7 +323,7 @@ func TestSmokeBurnDown(t *testing.T) {
 	p := QuickPlan()
 	p.BurnUnits = 300
 	p.MaxRun, p.MaxPrequeue = time.Minute, time.Minute
-	for _, sys := range []System{&Crowd{Bin: bin, Fsync: "group", Dir: t.TempDir()}, &Ceiling{Bin: bin}} {
+	for _, sys := range []System{&Crowd{Bin: bin, Fsync: "group", Dir: t.TempDir()}, &Crowd{Bin: bin, Nodes: 3, Dir: t.TempDir()}, &Ceiling{Bin: bin}} {
 		t.Run(sys.Name(), func(t *testing.T) {
 			ctx := context.Background()
 			if err := sys.Start(ctx); err != nil {

@@ -100,6 +100,9 @@ func Main(ctx context.Context, o Options) (*Report, error) {
 			systems = append(systems, &Crowd{Bin: o.CrowdBin, Fsync: f, Dir: tmp})
 		}
 	}
+	if o.wants("cluster") {
+		systems = append(systems, &Crowd{Bin: o.CrowdBin, Nodes: 3, Dir: tmp})
+	}
 	if o.wants("ceiling") {
 		systems = append(systems, &Ceiling{Bin: o.CrowdBin})
 	}

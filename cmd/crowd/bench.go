@@ -81,7 +81,7 @@ indicative only.`,
 	fs.BoolVar(&full, "full", false, "the full sizes (100,000 units, 60 s steady state); quick otherwise")
 	fs.StringVar(&out, "out", "", "output folder (default bench/out in the repository)")
 	fs.StringVar(&repo, "repo", "", "the repository root, where bench/peers is (default: found from the working folder)")
-	fs.StringSliceVar(&systems, "systems", nil, "only these: crowd, ceiling, beanstalkd, asynq, faktory, river (default all)")
+	fs.StringSliceVar(&systems, "systems", nil, "only these: crowd, cluster (crowd on three nodes), ceiling, beanstalkd, asynq, faktory, river (default all)")
 	fs.StringSliceVar(&fsync, "fsync", nil, "crowd's fsync modes to run (default group,interval)")
 	fs.IntSliceVar(&cs, "c", nil, "concurrencies (default 16,64,256)")
 	fs.DurationVar(&steadyFor, "steady", 0, "how long the steady state lasts (default 2s quick, 60s full)")

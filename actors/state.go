@@ -47,6 +47,23 @@ func NewState() *State {
 	return &State{Jobs: make(map[int64]*core.Job), Finished: make(map[int64][]byte), Paused: make(map[string]core.Pause)}
 }
 
+// TrimRemoved keeps only the last n of the deletions the state remembers
+// for Start to remove the files of again. A replica applies deletions for
+// weeks without starting a coordinator, and only the last ones can lack
+// their files' removal when its leader dies: a sweep removes one batch's
+// files before it deletes the next.
+func (s *State) TrimRemoved(n int) {
+	if len(s.removed) > 2*n {
+		s.removed = append(s.removed[:0], s.removed[len(s.removed)-n:]...)
+	}
+}
+
+// KeepRemoved gives s the deletions from remembers: a copy of a state made
+// through its snapshot, which holds none, takes them so.
+func (s *State) KeepRemoved(from *State) {
+	s.removed = append(s.removed, from.removed...)
+}
+
 // finished reports whether a job of this status and callback state is done
 // for good but for a delete or a retry: it needs no actor.
 func finished(status core.Status, callback core.CallbackState) bool {

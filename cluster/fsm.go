@@ -44,8 +44,15 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if err := f.state.Apply(ev); err != nil {
 		return fmt.Errorf("cluster: entry %d: %w", l.Index, err)
 	}
+	f.state.TrimRemoved(deletionsKept)
 	return nil
 }
+
+// deletionsKept bounds the deleted jobs whose files a new leader removes
+// again, in case the old one died between a deletion and its files'
+// removal: far more than one retention batch (500) or the deletions a
+// burst of DELETE /jobs/:id leaves in flight.
+const deletionsKept = 4096
 
 // Snapshot captures the state as the coordinator's snapshots hold it;
 // raft writes it out while entries go on being applied.
@@ -88,7 +95,15 @@ func (f *FSM) Copy() (*actors.State, uint64, error) {
 		return nil, 0, err
 	}
 	s, err := stateOf(b.Bytes())
-	return s, applied, err
+	if err != nil {
+		return nil, 0, err
+	}
+	// Deletions applied since the snapshot above are harmless to carry:
+	// removing the files of a deleted job twice removes nothing.
+	f.mu.Lock()
+	s.KeepRemoved(f.state)
+	f.mu.Unlock()
+	return s, applied, nil
 }
 
 func stateOf(body []byte) (*actors.State, error) {

@@ -1,0 +1,60 @@
+package cluster
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/documentcloud/crowd/actors"
+	"github.com/documentcloud/crowd/core"
+	"github.com/documentcloud/crowd/persistence"
+	"github.com/hashicorp/raft"
+)
+
+// A replica applies deletions for weeks: it remembers only the last few
+// thousand for a new leader to remove the files of again, and its copy for
+// the new leader's coordinator carries them, the last one included.
+func TestFSMRemembersTheLastDeletions(t *testing.T) {
+	const jobs = 20000
+	f := NewFSM()
+	index := uint64(0)
+	apply := func(ev core.Event) {
+		index++
+		if err := f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: persistence.Encode(nil, ev)}); err != nil {
+			t.Fatalf("entry %d: %v", index, err)
+		}
+	}
+	for id := int64(1); id <= jobs; id++ {
+		apply(&core.JobCreated{Job: id, Action: "word_count", Inputs: []string{"a"}, MaxAttempts: 3, FirstUnit: id, At: 1})
+		apply(&core.JobDeleted{Job: id, Seq: 2})
+	}
+	state, applied, err := f.Copy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied != index {
+		t.Fatalf("copy at entry %d, want %d", applied, index)
+	}
+	var mu sync.Mutex
+	removed := make(map[int64]bool)
+	co, err := actors.Start(actors.Settings{WorkUnitRetries: 3, RequestTimeout: time.Second, Logger: quiet,
+		RemoveFiles: func(action string, job int64) {
+			mu.Lock()
+			removed[job] = true
+			mu.Unlock()
+		}}, persistence.NewMemory(false), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer co.Stop(t.Context())
+	count := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(removed), removed[jobs]
+	}
+	waitFor(t, "the last deletion's files removed", func() bool { n, last := count(); return last && n >= deletionsKept })
+	time.Sleep(100 * time.Millisecond) // any removals still on their way
+	if n, _ := count(); n > 2*deletionsKept {
+		t.Fatalf("the new leader removed the files of %d deleted jobs again, want at most %d of %d", n, 2*deletionsKept, jobs)
+	}
+}

@@ -21,6 +21,19 @@
 // ends, the actors stop and their copy goes; the FSM's state has every
 // committed entry.
 //
+// Raft snapshots the FSM every Options.SnapshotThreshold entries and keeps
+// TrailingLogs entries behind the snapshot; a follower further behind than
+// that gets the leader's snapshot (FSM.Restore) and the log after it. A
+// replica remembers only the last deletions it applied (deletionsKept), so
+// that a new leader removes their files again without the list growing for
+// weeks.
+//
+// Membership is raft's: Node.Join adds a voter, Node.Remove takes one out,
+// both on the leader. The HTTP side of a node (forwarding to the leader,
+// 503 while there is none, GET /cluster, the membership routes) is the
+// crowd command's front (cmd/crowd/front.go), not this package's: cluster
+// knows raft and the coordinator, not HTTP.
+//
 // Leases are not journaled, as on one node: the units a worker held on the
 // old leader are ready again on the new one, their attempt not counted, and
 // a late report from that worker for a unit leased since gets 409.

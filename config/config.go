@@ -58,7 +58,8 @@ type Config struct {
 	// came after its last snapshot (checked every cluster_snapshot_interval)
 	// and keeps that many entries behind it for followers that lag; one
 	// further behind catches up from the snapshot. 0 takes raft's
-	// defaults (8192 entries, 120 s).
+	// defaults (a snapshot after 8192 entries, checked every 120 s; 10,240
+	// entries kept).
 	ClusterSnapshotEntries  int
 	ClusterSnapshotInterval time.Duration
 }

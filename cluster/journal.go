@@ -16,6 +16,7 @@ import (
 // in time), in which case nothing was acknowledged.
 type Journal struct {
 	raft    *raft.Raft
+	log     *persistence.RaftLog // this node's copy of the entries, for Stats
 	timeout time.Duration
 
 	mu      sync.RWMutex // held shared while sending on pending, exclusively to close it
@@ -34,8 +35,8 @@ var ErrClosed = errors.New("cluster: this node no longer leads")
 
 // newJournal starts a journal on r; an entry not committed within timeout
 // fails.
-func newJournal(r *raft.Raft, timeout time.Duration) *Journal {
-	j := &Journal{raft: r, timeout: timeout, pending: make(chan pendingAppend, 8192), exited: make(chan struct{})}
+func newJournal(r *raft.Raft, log *persistence.RaftLog, timeout time.Duration) *Journal {
+	j := &Journal{raft: r, log: log, timeout: timeout, pending: make(chan pendingAppend, 8192), exited: make(chan struct{})}
 	go j.complete()
 	return j
 }
@@ -72,6 +73,13 @@ func (j *Journal) complete() {
 		p.done(err)
 	}
 }
+
+// Stats are this node's raft log's: entries written, fsyncs, bytes (the
+// console's and /metrics' figures of the log).
+func (j *Journal) Stats() persistence.WALStats { return j.log.Stats() }
+
+// Mode is group commit: raft answers once a batch is fsynced on a majority.
+func (j *Journal) Mode() persistence.SyncMode { return persistence.SyncGroup }
 
 // Replay is not a journal's job here: the FSM holds the state.
 func (j *Journal) Replay(func(core.Event) error) error {

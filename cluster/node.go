@@ -33,6 +33,10 @@ type Options struct {
 	HeartbeatTimeout, ElectionTimeout time.Duration
 	SnapshotThreshold, TrailingLogs   uint64
 	SnapshotInterval                  time.Duration
+	// OnBatch and OnSync are the raft log's hooks for metrics
+	// (persistence.RaftLogOptions).
+	OnBatch func(entries int)
+	OnSync  func(took time.Duration)
 }
 
 // Node is one running member of the cluster.
@@ -60,7 +64,8 @@ func Open(o Options) (*Node, error) {
 	}
 	n := &Node{o: o, log: o.Logger, fsm: NewFSM()}
 	var err error
-	if n.rlog, err = persistence.OpenRaftLog(persistence.RaftLogOptions{Dir: filepath.Join(o.Dir, "raft"), Logger: o.Logger}); err != nil {
+	if n.rlog, err = persistence.OpenRaftLog(persistence.RaftLogOptions{Dir: filepath.Join(o.Dir, "raft"), Logger: o.Logger,
+		OnBatch: o.OnBatch, OnSync: o.OnSync}); err != nil {
 		return nil, err
 	}
 	fail := func(err error) (*Node, error) {
@@ -185,7 +190,7 @@ func (n *Node) Lead(ctx context.Context, start func(*actors.State, persistence.J
 				continue
 			}
 			n.log.Info("cluster: leading", "term", n.raft.CurrentTerm(), "applied", applied)
-			j = newJournal(n.raft, n.o.ApplyTimeout)
+			j = newJournal(n.raft, n.rlog, n.o.ApplyTimeout)
 			stop = start(state, j)
 		}
 	}

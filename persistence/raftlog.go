@@ -36,6 +36,9 @@ type RaftLog struct {
 	base   uint64            // raft index = wal index + base
 	stable map[string][]byte // the stable keys, as last written
 	batch  wal.Batch
+
+	stats logStats
+	opts  RaftLogOptions
 }
 
 // RaftLogOptions configures OpenRaftLog.
@@ -43,6 +46,11 @@ type RaftLogOptions struct {
 	Dir         string // created if missing
 	SegmentSize int    // default 16 MiB
 	Logger      *slog.Logger
+	// OnBatch and OnSync, when set, are told of every batch of entries
+	// written (its count) and every fsync (its duration), for metrics, as
+	// the WAL's are. They run inside raft's StoreLogs: keep them quick.
+	OnBatch func(entries int)
+	OnSync  func(took time.Duration)
 }
 
 const (
@@ -109,7 +117,7 @@ func openRaftLog(dir, logDir string, o RaftLogOptions) (*RaftLog, error) {
 		log.Close()
 		return nil, err
 	}
-	r := &RaftLog{dir: dir, log: log, stable: stable, tail: segmentTail{size: tailSize, limit: int64(o.SegmentSize)}}
+	r := &RaftLog{dir: dir, log: log, stable: stable, tail: segmentTail{size: tailSize, limit: int64(o.SegmentSize)}, opts: o}
 	if b := stable[raftBaseKey]; len(b) == 8 {
 		r.base = binary.LittleEndian.Uint64(b)
 	}
@@ -222,13 +230,32 @@ func (r *RaftLog) StoreLogs(logs []*raft.Log) error {
 	if err := r.log.WriteBatch(&r.batch); err != nil {
 		return fmt.Errorf("persistence: writing raft entries %d to %d: %w", logs[0].Index, logs[len(logs)-1].Index, err)
 	}
+	r.stats.wrote(len(logs), 0)
+	if r.opts.OnBatch != nil {
+		r.opts.OnBatch(len(logs))
+	}
+	start := time.Now()
 	if err := r.log.Sync(); err != nil {
 		return fmt.Errorf("persistence: fsync of the raft log: %w", err)
 	}
 	if created > 0 {
-		return syncDir(filepath.Join(r.dir, raftLogDir))
+		if err := syncDir(filepath.Join(r.dir, raftLogDir)); err != nil {
+			return err
+		}
+	}
+	took := time.Since(start)
+	r.stats.synced(took)
+	if r.opts.OnSync != nil {
+		r.opts.OnSync(took)
 	}
 	return nil
+}
+
+// Stats counts the entries written and the fsyncs since open, as the
+// journal's WAL does (the console and /metrics show them).
+func (r *RaftLog) Stats() WALStats {
+	_, total, _ := segmentSizes(filepath.Join(r.dir, raftLogDir)) // 0 if the folder cannot be read
+	return r.stats.read(total)
 }
 
 // DeleteRange deletes the entries from lo to hi, inclusive: a prefix

@@ -99,6 +99,48 @@ func TestRaftLogStoresAndReads(t *testing.T) {
 	}
 }
 
+// The log counts what it stores and its fsyncs, tells its hooks of each,
+// and measures its files, which shrink when raft deletes a prefix.
+func TestRaftLogStats(t *testing.T) {
+	var batches []int
+	syncs := 0
+	r, err := OpenRaftLog(RaftLogOptions{Dir: t.TempDir(), SegmentSize: 4096, Logger: (&logBuffer{}).logger(),
+		OnBatch: func(n int) { batches = append(batches, n) },
+		OnSync: func(took time.Duration) {
+			if took > 0 {
+				syncs++
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if st := r.Stats(); st.Records != 0 || st.Syncs != 0 || st.BytesOnDisk != 0 {
+		t.Fatalf("a new log's stats: %+v", st)
+	}
+	for _, span := range [][2]uint64{{1, 100}, {101, 101}, {102, 300}} {
+		if err := r.StoreLogs(raftEntries(span[0], span[1], 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := r.Stats()
+	if st.Records != 300 || st.Batches != 3 || st.Syncs != 3 || syncs != 3 || fmt.Sprint(batches) != "[100 1 199]" {
+		t.Fatalf("stats %+v, hooks: %d fsyncs, batches %v; want 300 entries in 3 batches, 3 fsyncs", st, syncs, batches)
+	}
+	if st.MaxSyncDuration < st.LastSyncDuration || st.LastSyncDuration <= 0 || st.SyncTime < st.MaxSyncDuration {
+		t.Fatalf("fsync times %+v", st)
+	}
+	if st.BytesOnDisk < 300*20 {
+		t.Fatalf("%d bytes on disk for 300 entries of over 20 bytes", st.BytesOnDisk)
+	}
+	if err := r.DeleteRange(1, 250); err != nil {
+		t.Fatal(err)
+	}
+	if after := r.Stats().BytesOnDisk; after >= st.BytesOnDisk {
+		t.Fatalf("%d bytes on disk after 250 of 300 entries went, %d before", after, st.BytesOnDisk)
+	}
+}
+
 // raft deletes a prefix after a snapshot, a suffix when a new leader
 // overrides it, and everything after it installs a snapshot, after which
 // the log starts wherever the snapshot ends.

@@ -64,17 +64,6 @@ type WALOptions struct {
 	OnSync  func(took time.Duration)
 }
 
-// WALStats are counters for metrics.
-type WALStats struct {
-	Records          uint64        // records written since open
-	Batches          uint64        // WriteBatch calls
-	Syncs            uint64        // fsyncs of the log (file and, when needed, directory)
-	SyncTime         time.Duration // spent in fsyncs since open
-	LastSyncDuration time.Duration //
-	MaxSyncDuration  time.Duration //
-	BytesOnDisk      int64         // size of the segment files
-}
-
 const (
 	defaultInterval    = 50 * time.Millisecond
 	defaultSegmentSize = 16 << 20
@@ -105,9 +94,7 @@ type WAL struct {
 	failed atomic.Pointer[error] // the first write or sync error: the log takes nothing after it
 	first  atomic.Uint64
 
-	records, batches, syncs     atomic.Uint64
-	syncTime, lastSync, maxSync atomic.Int64
-	bytesOnDisk                 atomic.Int64
+	stats logStats
 
 	// Owned by the writer goroutine (and by OpenWAL before it starts).
 	next       uint64 // index of the next record
@@ -249,7 +236,7 @@ func (w *WAL) measure() error {
 		return err
 	}
 	w.tail = segmentTail{size: tailSize, limit: int64(w.segSz)}
-	w.bytesOnDisk.Store(total)
+	w.stats.bytesOnDisk.Store(total)
 	return nil
 }
 
@@ -342,17 +329,7 @@ func (w *WAL) Mode() SyncMode { return w.mode }
 func (w *WAL) FirstIndex() uint64 { return w.first.Load() }
 
 // Stats returns the log's counters.
-func (w *WAL) Stats() WALStats {
-	return WALStats{
-		Records:          w.records.Load(),
-		Batches:          w.batches.Load(),
-		Syncs:            w.syncs.Load(),
-		SyncTime:         time.Duration(w.syncTime.Load()),
-		LastSyncDuration: time.Duration(w.lastSync.Load()),
-		MaxSyncDuration:  time.Duration(w.maxSync.Load()),
-		BytesOnDisk:      w.bytesOnDisk.Load(),
-	}
-}
+func (w *WAL) Stats() WALStats { return w.stats.read(w.stats.bytesOnDisk.Load()) }
 
 // Close waits for the writer to write and fsync everything appended, closes
 // the log and releases the data dir. It returns the log's fatal error, if
@@ -551,12 +528,10 @@ func (w *WAL) commit(recs []request) {
 	}
 	err := w.log.WriteBatch(&w.batch)
 	if err == nil {
-		w.records.Add(uint64(len(recs)))
-		w.batches.Add(1)
+		w.stats.wrote(len(recs), bytes)
 		if w.opts.OnBatch != nil {
 			w.opts.OnBatch(len(recs))
 		}
-		w.bytesOnDisk.Add(bytes)
 		w.dirty = true
 		if created > 0 {
 			w.dirDirty = true
@@ -598,13 +573,7 @@ func (w *WAL) sync() error {
 	if w.opts.OnSync != nil {
 		w.opts.OnSync(took)
 	}
-	d := int64(took)
-	w.syncs.Add(1)
-	w.syncTime.Add(d)
-	w.lastSync.Store(d)
-	if d > w.maxSync.Load() {
-		w.maxSync.Store(d)
-	}
+	w.stats.synced(took)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/documentcloud/crowd/assets"
 	"github.com/documentcloud/crowd/cluster"
 	"github.com/documentcloud/crowd/config"
+	"github.com/documentcloud/crowd/metrics"
 	"github.com/documentcloud/crowd/persistence"
 	"github.com/documentcloud/crowd/transport"
 	"github.com/documentcloud/crowd/wire"
@@ -45,9 +46,10 @@ func runClusterServer(ctx context.Context, cfg config.Config) error {
 		peers = append(peers, cluster.Peer{ID: id, Addr: addr})
 	}
 	self, _ := raftAddr(apis[cfg.ClusterID]) // Validate checked it is there
+	m := metrics.New()
 	node, err := cluster.Open(cluster.Options{ID: cfg.ClusterID, Addr: self, Dir: cfg.DataDir, Logger: log,
 		SnapshotThreshold: uint64(cfg.ClusterSnapshotEntries), TrailingLogs: uint64(cfg.ClusterSnapshotEntries),
-		SnapshotInterval: cfg.ClusterSnapshotInterval})
+		SnapshotInterval: cfg.ClusterSnapshotInterval, OnBatch: m.ObserveBatch, OnSync: m.ObserveSync})
 	if err != nil {
 		return err
 	}
@@ -65,7 +67,7 @@ func runClusterServer(ctx context.Context, cfg config.Config) error {
 	if l := login(cfg); l != "" {
 		auth = transport.BasicAuth(l, cfg.Password)
 	}
-	front := newFront(node, cfg.ClusterID, auth, log)
+	front := newFront(node, cfg.ClusterID, auth, m, log)
 	leadCtx, stopLeading := context.WithCancel(context.Background())
 	led := make(chan struct{})
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -260,6 +261,12 @@ func checkClusterViews(t *testing.T, nodes []*server, api *apiClient, lead wire.
 			t.Fatalf("GET %s: cluster %s", path, body)
 		}
 	}
+	// The console's log figures are the leader's raft log's.
+	_, body, _ := api.do("GET", "/console/summary", nil)
+	sum, err := decode[struct{ WAL *wire.WALSummary }]("GET", "/console/summary", body)
+	if err != nil || sum.WAL == nil || sum.WAL.Mode != "group" || sum.WAL.Bytes <= 0 || sum.WAL.MaxFsyncMS <= 0 {
+		t.Errorf("GET /console/summary: the log %+v (%v), want the raft log's fsyncs and size", sum.WAL, err)
+	}
 	for _, s := range nodes {
 		c := newAPIClient(s.url())
 		code, body, err := c.do("GET", "/metrics", nil)
@@ -278,11 +285,29 @@ func checkClusterViews(t *testing.T, nodes []*server, api *apiClient, lead wire.
 				t.Errorf("%s: GET /metrics has no %q", s.name, want)
 			}
 		}
+		// Every node fsyncs the entries it stores.
+		if n := metricValue(text, "crowd_wal_fsync_duration_seconds_count"); n <= 0 {
+			t.Errorf("%s: GET /metrics counts %v fsyncs of the raft log", s.name, n)
+		}
 		// The coordinator's counts are the leader's: a follower runs none.
 		if has := strings.Contains(text, "crowd_jobs_created_total"); has != leads {
 			t.Errorf("%s (%s): GET /metrics shows the coordinator's counts: %v", s.name, role, has)
 		}
 	}
+}
+
+// metricValue is the value of an unlabelled metric in Prometheus text, or
+// -1 when it is missing.
+func metricValue(text, name string) float64 {
+	for line := range strings.Lines(text) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 // submitToCluster submits a job through api, trying again while the node

@@ -60,8 +60,8 @@ type front struct {
 	clients map[string]*fasthttp.HostClient
 }
 
-func newFront(node *cluster.Node, self string, auth []byte, log *slog.Logger) *front {
-	f := &front{node: node, self: self, log: log, auth: auth, metrics: metrics.New(), clients: map[string]*fasthttp.HostClient{}}
+func newFront(node *cluster.Node, self string, auth []byte, m *metrics.Metrics, log *slog.Logger) *front {
+	f := &front{node: node, self: self, log: log, auth: auth, metrics: m, clients: map[string]*fasthttp.HostClient{}}
 	f.metrics.WatchCluster(func() wire.ClusterNode { return f.own(false) })
 	f.serveMetrics = fasthttpadaptor.NewFastHTTPHandler(f.metrics.Handler())
 	return f

@@ -283,7 +283,7 @@ function renderCounters(s) {
   failed.classList.toggle('alert', s.jobs.failed > 0);
   const wal = document.querySelector('.counter[data-key="wal"]');
   wal.title = s.wal
-    ? `write-ahead log, ${s.wal.mode} commit\nlast fsync ${fmtMs(s.wal.last_fsync_ms)}, max ${fmtMs(s.wal.max_fsync_ms)}\nlog size ${fmtBytes(s.wal.bytes)}`
+    ? `${s.cluster ? 'raft log (this node), committed on a majority' : `write-ahead log, ${s.wal.mode} commit`}\nlast fsync ${fmtMs(s.wal.last_fsync_ms)}, max ${fmtMs(s.wal.max_fsync_ms)}\nlog size ${fmtBytes(s.wal.bytes)}`
     : 'no write-ahead log (in-memory journal)';
   setText(wal.querySelector('span'), s.wal ? `fsync · max ${fmtMs(s.wal.max_fsync_ms)}` : 'fsync');
   const counts = {incomplete: s.jobs.incomplete, complete: s.jobs.succeeded + s.jobs.failed, all: s.jobs.total};

@@ -145,15 +145,14 @@ func (s *State) active(id int64) (*core.Job, error) {
 	return j, nil
 }
 
-// settle encodes the jobs that replay left finished, as a snapshot would
-// have held them.
-func (s *State) settle() {
-	for id, j := range s.Jobs {
-		if finished(j.Status, j.Callback) {
-			st := j.State()
-			s.Finished[id] = persistence.AppendJob(nil, &st)
-			delete(s.Jobs, id)
-		}
+// settle encodes a job that an event left finished, as a snapshot holds
+// it: a replica applies weeks of jobs, and a finished job takes a ninth of
+// the memory encoded.
+func (s *State) settle(j *core.Job) {
+	if finished(j.Status, j.Callback) {
+		st := j.State()
+		s.Finished[j.ID] = persistence.AppendJob(nil, &st)
+		delete(s.Jobs, j.ID)
 	}
 }
 
@@ -201,7 +200,9 @@ func (s *State) Apply(ev core.Event) error {
 	if j.Deleted {
 		delete(s.Jobs, j.ID)
 		s.removed = append(s.removed, jobFiles{action: j.Action, job: j.ID})
+		return nil
 	}
+	s.settle(j)
 	return nil
 }
 
@@ -214,6 +215,5 @@ func Restore(j persistence.Journal, s *State) (*State, error) {
 	if err := j.Replay(s.Apply); err != nil {
 		return nil, fmt.Errorf("actors: replay: %w", err)
 	}
-	s.settle()
 	return s, nil
 }

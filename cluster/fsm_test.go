@@ -58,3 +58,31 @@ func TestFSMRemembersTheLastDeletions(t *testing.T) {
 		t.Fatalf("the new leader removed the files of %d deleted jobs again, want at most %d of %d", n, 2*deletionsKept, jobs)
 	}
 }
+
+// A replica keeps the jobs that finish encoded, as the leader's directory
+// does, not as live jobs: weeks of them would take nine times the memory.
+// A finished job that an event changes again (a retry) is live again.
+func TestFSMKeepsFinishedJobsEncoded(t *testing.T) {
+	f := NewFSM()
+	index := uint64(0)
+	apply := func(ev core.Event) {
+		index++
+		if err := f.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: persistence.Encode(nil, ev)}); err != nil {
+			t.Fatalf("entry %d: %v", index, err)
+		}
+	}
+	const jobs = 100
+	for id := int64(1); id <= jobs; id++ {
+		apply(&core.JobCreated{Job: id, Action: "word_count", Inputs: []string{"a"}, MaxAttempts: 1, FirstUnit: id, At: 1})
+	}
+	for id := int64(1); id <= jobs; id++ {
+		apply(&core.UnitFinished{Job: id, Seq: 2, Unit: id, Succeeded: id%10 != 0, Output: []byte(`"out"`), Worker: "w", At: 2})
+	}
+	if active, done := len(f.state.Jobs), len(f.state.Finished); active != 0 || done != jobs {
+		t.Fatalf("%d live jobs and %d encoded after every job finished, want 0 and %d", active, done, jobs)
+	}
+	apply(&core.UnitsRetried{Job: 10, Seq: 3, At: 3}) // job 10 failed
+	if _, live := f.state.Jobs[10]; !live || len(f.state.Finished) != jobs-1 {
+		t.Fatalf("after a retry of job 10: live %v, %d encoded", live, len(f.state.Finished))
+	}
+}

@@ -3,6 +3,7 @@ package actors
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"sync/atomic"
 
@@ -58,10 +59,25 @@ func (s *State) TrimRemoved(n int) {
 	}
 }
 
-// KeepRemoved gives s the deletions from remembers: a copy of a state made
-// through its snapshot, which holds none, takes them so.
-func (s *State) KeepRemoved(from *State) {
-	s.removed = append(s.removed, from.removed...)
+// Clone returns a copy of s that shares nothing s changes: each active
+// job is copied through its encoding, and the finished jobs' encodings,
+// which nothing changes in place, are shared in a map of the copy's own. A
+// new leader's coordinator starts from one (cluster.FSM.Copy), so that
+// what its actors apply before raft commits it stays out of the state raft
+// snapshots; with a million finished jobs, sharing their bytes makes the
+// copy take a tenth of a second, not seconds.
+func (s *State) Clone() (*State, error) {
+	c := &State{Jobs: make(map[int64]*core.Job, len(s.Jobs)), Finished: maps.Clone(s.Finished), Paused: maps.Clone(s.Paused),
+		LastJob: s.LastJob, LastUnit: s.LastUnit, LastPause: s.LastPause, snapshotJob: s.snapshotJob, removed: slices.Clone(s.removed)}
+	for id, j := range s.Jobs {
+		st := j.State()
+		copied, err := persistence.DecodeJob(persistence.AppendJob(nil, &st))
+		if err != nil {
+			return nil, fmt.Errorf("actors: copying job %d: %w", id, err)
+		}
+		c.Jobs[id] = core.RestoreJob(copied)
+	}
+	return c, nil
 }
 
 // finished reports whether a job of this status and callback state is done

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"sync"
@@ -82,28 +81,14 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-// Copy returns a copy of the state, which shares nothing with the FSM's,
-// and the index of the last entry it holds: what a new leader's actors
-// start from.
+// Copy returns a copy of the state, which shares nothing with the FSM's
+// that the FSM changes, and the index of the last entry it holds: what a
+// new leader's actors start from.
 func (f *FSM) Copy() (*actors.State, uint64, error) {
 	f.mu.Lock()
-	snap, jobs := f.state.Snapshot()
-	applied := f.applied
-	f.mu.Unlock()
-	var b bytes.Buffer
-	if err := persistence.WriteSnapshotBody(&b, snap, jobs); err != nil {
-		return nil, 0, err
-	}
-	s, err := stateOf(b.Bytes())
-	if err != nil {
-		return nil, 0, err
-	}
-	// Deletions applied since the snapshot above are harmless to carry:
-	// removing the files of a deleted job twice removes nothing.
-	f.mu.Lock()
-	s.KeepRemoved(f.state)
-	f.mu.Unlock()
-	return s, applied, nil
+	defer f.mu.Unlock()
+	s, err := f.state.Clone()
+	return s, f.applied, err
 }
 
 func stateOf(body []byte) (*actors.State, error) {

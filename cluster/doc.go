@@ -14,8 +14,10 @@
 // Every node, the leader too, applies each committed entry to an
 // actors.State with the apply code a restart's replay runs (FSM), so a
 // follower is always ready to lead; raft's snapshots are that state, in
-// the coordinator's snapshot format. The leader's actors run over a copy
-// of it, taken when the node becomes leader (Node.Lead): the actors apply
+// the coordinator's snapshot format; its finished jobs stay encoded, as
+// the leader's directory keeps them. The leader's actors run over a copy
+// of it (actors.State.Clone, which shares the finished jobs' bytes), taken
+// when the node becomes leader (Node.Lead): the actors apply
 // their events before raft commits them, and what an entry that never
 // commits changed must not reach the state raft snapshots. When leadership
 // ends, the actors stop and their copy goes; the FSM's state has every

@@ -38,7 +38,6 @@ type RaftLog struct {
 	batch  wal.Batch
 
 	stats logStats
-	opts  RaftLogOptions
 }
 
 // RaftLogOptions configures OpenRaftLog.
@@ -117,7 +116,8 @@ func openRaftLog(dir, logDir string, o RaftLogOptions) (*RaftLog, error) {
 		log.Close()
 		return nil, err
 	}
-	r := &RaftLog{dir: dir, log: log, stable: stable, tail: segmentTail{size: tailSize, limit: int64(o.SegmentSize)}, opts: o}
+	r := &RaftLog{dir: dir, log: log, stable: stable, tail: segmentTail{size: tailSize, limit: int64(o.SegmentSize)},
+		stats: logStats{onBatch: o.OnBatch, onSync: o.OnSync}}
 	if b := stable[raftBaseKey]; len(b) == 8 {
 		r.base = binary.LittleEndian.Uint64(b)
 	}
@@ -230,10 +230,7 @@ func (r *RaftLog) StoreLogs(logs []*raft.Log) error {
 	if err := r.log.WriteBatch(&r.batch); err != nil {
 		return fmt.Errorf("persistence: writing raft entries %d to %d: %w", logs[0].Index, logs[len(logs)-1].Index, err)
 	}
-	r.stats.wrote(len(logs), 0)
-	if r.opts.OnBatch != nil {
-		r.opts.OnBatch(len(logs))
-	}
+	r.stats.wrote(len(logs))
 	start := time.Now()
 	if err := r.log.Sync(); err != nil {
 		return fmt.Errorf("persistence: fsync of the raft log: %w", err)
@@ -243,11 +240,7 @@ func (r *RaftLog) StoreLogs(logs []*raft.Log) error {
 			return err
 		}
 	}
-	took := time.Since(start)
-	r.stats.synced(took)
-	if r.opts.OnSync != nil {
-		r.opts.OnSync(took)
-	}
+	r.stats.synced(time.Since(start))
 	return nil
 }
 

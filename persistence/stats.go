@@ -16,18 +16,22 @@ type WALStats struct {
 	BytesOnDisk      int64         // size of the segment files
 }
 
-// logStats counts what a log wrote and how long its fsyncs took; the
-// journal's WAL and the raft log keep one each.
+// logStats counts what a log wrote and how long its fsyncs took, and tells
+// the log's metrics hooks of each; the journal's WAL and the raft log keep
+// one each.
 type logStats struct {
 	records, batches, syncs     atomic.Uint64
 	syncTime, lastSync, maxSync atomic.Int64
-	bytesOnDisk                 atomic.Int64 // the WAL's running count; the raft log measures its files
+	onBatch                     func(records int)
+	onSync                      func(took time.Duration)
 }
 
-func (s *logStats) wrote(records int, bytes int64) {
+func (s *logStats) wrote(records int) {
 	s.records.Add(uint64(records))
 	s.batches.Add(1)
-	s.bytesOnDisk.Add(bytes)
+	if s.onBatch != nil {
+		s.onBatch(records)
+	}
 }
 
 func (s *logStats) synced(took time.Duration) {
@@ -37,6 +41,9 @@ func (s *logStats) synced(took time.Duration) {
 	s.lastSync.Store(d)
 	if d > s.maxSync.Load() { // one writer at a time: no lost maximum
 		s.maxSync.Store(d)
+	}
+	if s.onSync != nil {
+		s.onSync(took)
 	}
 }
 

@@ -84,7 +84,6 @@ type WAL struct {
 	log    *wal.Log
 	lock   *os.File
 	logger *slog.Logger
-	opts   WALOptions
 
 	mu     sync.RWMutex // held shared while sending on ch, exclusively to close it
 	closed bool
@@ -94,7 +93,8 @@ type WAL struct {
 	failed atomic.Pointer[error] // the first write or sync error: the log takes nothing after it
 	first  atomic.Uint64
 
-	stats logStats
+	stats       logStats
+	bytesOnDisk atomic.Int64
 
 	// Owned by the writer goroutine (and by OpenWAL before it starts).
 	next       uint64 // index of the next record
@@ -176,8 +176,8 @@ func openLocked(dir string, o WALOptions) (*WAL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("persistence: opening the wal in %s: %w", dir, err)
 	}
-	w := &WAL{dir: dir, mode: o.Sync, segSz: o.SegmentSize, log: log, logger: o.Logger, opts: o,
-		ch: make(chan request, queueSize), exited: make(chan struct{})}
+	w := &WAL{dir: dir, mode: o.Sync, segSz: o.SegmentSize, log: log, logger: o.Logger,
+		ch: make(chan request, queueSize), exited: make(chan struct{}), stats: logStats{onBatch: o.OnBatch, onSync: o.OnSync}}
 	fail := func(err error) (*WAL, error) {
 		log.Close()
 		return nil, err
@@ -236,7 +236,7 @@ func (w *WAL) measure() error {
 		return err
 	}
 	w.tail = segmentTail{size: tailSize, limit: int64(w.segSz)}
-	w.stats.bytesOnDisk.Store(total)
+	w.bytesOnDisk.Store(total)
 	return nil
 }
 
@@ -329,7 +329,7 @@ func (w *WAL) Mode() SyncMode { return w.mode }
 func (w *WAL) FirstIndex() uint64 { return w.first.Load() }
 
 // Stats returns the log's counters.
-func (w *WAL) Stats() WALStats { return w.stats.read(w.stats.bytesOnDisk.Load()) }
+func (w *WAL) Stats() WALStats { return w.stats.read(w.bytesOnDisk.Load()) }
 
 // Close waits for the writer to write and fsync everything appended, closes
 // the log and releases the data dir. It returns the log's fatal error, if
@@ -528,10 +528,8 @@ func (w *WAL) commit(recs []request) {
 	}
 	err := w.log.WriteBatch(&w.batch)
 	if err == nil {
-		w.stats.wrote(len(recs), bytes)
-		if w.opts.OnBatch != nil {
-			w.opts.OnBatch(len(recs))
-		}
+		w.stats.wrote(len(recs))
+		w.bytesOnDisk.Add(bytes)
 		w.dirty = true
 		if created > 0 {
 			w.dirDirty = true
@@ -570,9 +568,6 @@ func (w *WAL) sync() error {
 		w.dirDirty = false
 	}
 	took := time.Since(start)
-	if w.opts.OnSync != nil {
-		w.opts.OnSync(took)
-	}
 	w.stats.synced(took)
 	return nil
 }
